@@ -1,0 +1,38 @@
+//! Producers deliver messages to a transport. Each transport implements
+//! [`Producer`]; a queue's worker owns one and is generic over it.
+
+mod file;
+
+pub use file::FileProducer;
+
+use std::future::Future;
+use std::time::Instant;
+
+use crate::aggregate::Message;
+use crate::error::Error;
+
+/// What a producer call settled: items acknowledged, items lost, and
+/// messages it could not deliver, which the worker spills.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    pub published: u64,
+    pub failed: u64,
+    pub undelivered: Vec<Message>,
+    pub error: Option<Error>,
+}
+
+pub trait Producer: Send + 'static {
+    /// Hands messages to the transport. Acknowledgements may come now or in
+    /// a later call's `Delivery`.
+    fn publish(&mut self, messages: Vec<Message>) -> impl Future<Output = Delivery> + Send;
+
+    /// When `tick` next has work (a commit, a roll, a retry), if ever.
+    fn next_due(&self) -> Option<Instant>;
+
+    /// Does timed work and collects acknowledgements.
+    fn tick(&mut self, now: Instant) -> impl Future<Output = Delivery> + Send;
+
+    /// Waits until everything handed over is acknowledged or `deadline`
+    /// passes; what is still unacknowledged comes back as undelivered.
+    fn flush(&mut self, deadline: Instant) -> impl Future<Output = Delivery> + Send;
+}
