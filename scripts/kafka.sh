@@ -123,12 +123,25 @@ pick_port() {
   die "no free port found"
 }
 
+# True if pid $1 is still running. 'kill -0' is not enough: it succeeds on a
+# zombie too, and after SIGKILL the JVM's main thread turns zombie while its
+# other threads (holding the listening sockets) are still being torn down.
+proc_alive() {
+  local state tasks
+  # Field 3 of /proc/PID/stat, read after the ")" that closes the name.
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [[ -n "$state" ]] || return 1
+  [[ "$state" != Z && "$state" != X ]] && return 0
+  tasks=$(ls "/proc/$1/task" 2>/dev/null | wc -l)
+  (( tasks > 1 ))
+}
+
 # Pid of our broker if it is alive. Checks the command line too, so a
 # recycled pid of an unrelated process is never mistaken for (or killed as) Kafka.
 live_pid() {
   [[ -f "$PID_FILE" ]] || return 1
   local pid; pid=$(<"$PID_FILE")
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ -n "$pid" ]] && proc_alive "$pid" || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
   echo "$pid"
 }
@@ -269,7 +282,11 @@ format_storage() {
 # ---------------------------------------------------------------- process
 
 launch() {
-  local port; port=$(<"$PORT_FILE")
+  local port i; port=$(<"$PORT_FILE")
+  for i in $(seq 1 50); do
+    port_listening "$port" || break
+    sleep 0.2
+  done
   if port_listening "$port"; then
     die "port $port is taken by another process; 'stop' and 'start' for a new port"
   fi
@@ -282,14 +299,17 @@ launch() {
     -Dlog4j2.configurationFile="$LOG4J_CONF" \
     -cp "$LIB_DIR/*" kafka.Kafka "$CONF" \
     </dev/null >>"$LOG_FILE" 2>&1 9>&- &
-  echo $! >"$PID_FILE"
-  wait_ready "$port"
+  local pid=$!
+  echo "$pid" >"$PID_FILE"
+  wait_ready "$pid" "$port"
 }
 
 wait_ready() {
-  local port="$1" deadline=$(( SECONDS + START_TIMEOUT ))
+  local pid="$1" port="$2" deadline=$(( SECONDS + START_TIMEOUT ))
   while (( SECONDS < deadline )); do
-    if ! live_pid >/dev/null; then
+    # proc_alive, not live_pid: right after the fork the child may not have
+    # exec'd java yet, so its command line is still this script's.
+    if ! proc_alive "$pid"; then
       tail -n 30 "$LOG_FILE" >&2
       die "broker exited during startup (log: $LOG_FILE)"
     fi
@@ -299,6 +319,7 @@ wait_ready() {
     sleep 0.5
   done
   tail -n 30 "$LOG_FILE" >&2
+  terminate KILL   # do not leave a half-started broker holding the port
   die "broker not ready after ${START_TIMEOUT}s (log: $LOG_FILE)"
 }
 
@@ -309,12 +330,12 @@ terminate() {
   pid=$(live_pid) || return 0
   kill -"$sig" "$pid" 2>/dev/null || true
   for i in $(seq 1 300); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    proc_alive "$pid" || return 0
     sleep 0.1
   done
   log "broker $pid ignored SIGTERM for 30 s; sending SIGKILL"
   kill -KILL "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  while proc_alive "$pid"; do sleep 0.1; done
 }
 
 # ---------------------------------------------------------------- commands

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use names::{BatchName, BatchState};
-pub use reader::{list_batches, read_rows, BatchInfo, Reader, TakenBatch};
+pub use reader::{finish_batch, list_batches, read_rows, take_next_batch, BatchInfo, Reader, TakenBatch};
 pub use writer::{WriteOutcome, Writer};
 
 /// Where a queue lives and when its batches roll and commit.

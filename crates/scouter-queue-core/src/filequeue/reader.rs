@@ -64,8 +64,21 @@ pub struct TakenBatch {
 
 impl TakenBatch {
     pub fn finish(self) -> Result<()> {
-        std::fs::remove_file(&self.path).map_err(|e| Error::file_queue(&self.path, e))
+        finish_batch(&self.path)
     }
+}
+
+/// Deletes a taken batch once every row is handled.
+pub fn finish_batch(path: &Path) -> Result<()> {
+    std::fs::remove_file(path).map_err(|e| Error::file_queue(path, e))
+}
+
+/// [`Reader::take_next`] off the async threads, since it renames and reads files.
+pub async fn take_next_batch(options: FileQueueOptions) -> Result<Option<TakenBatch>> {
+    let queue_dir = options.queue_dir();
+    tokio::task::spawn_blocking(move || Reader::new(&options).take_next())
+        .await
+        .map_err(|e| Error::file_queue(queue_dir, e))?
 }
 
 impl Reader {

@@ -1,0 +1,15 @@
+/**
+ * scouter-queue: publish monitoring records from a Node.js server without slowing it down.
+ * @packageDocumentation
+ */
+export { ScouterQueueError } from './errors'
+export type { ErrorCode } from './errors'
+export { Feature, Features, Metric, Metrics } from './items'
+export type { FeatureKind } from './items'
+export { ScouterQueue, AliasQueue, BoundQueue } from './queue'
+export type { AliasReport, QueueReport, QueueOptions, ShutdownOptions, ShutdownHookOptions, BoundFieldKind } from './queue'
+export { FileQueueConfig } from './transports'
+export type { FileQueueOptions, TransportConfig } from './transports'
+export { FileQueue } from './filequeue'
+export type { BatchInfo, FileQueueLocation, DequeueOptions } from './filequeue'
+export { configureRuntime } from './runtime'
