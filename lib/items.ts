@@ -95,7 +95,8 @@ export class Feature {
 export class Features {
   /** @internal The features as one JSON array, built once. */
   readonly encoded: string
-  #features: readonly Feature[] | undefined
+  // A plain private field, not `#`: `from` builds instances without the constructor.
+  private parsed: readonly Feature[] | undefined
 
   /** Features from a list built with `Feature.int/float/string`. */
   constructor(features: readonly Feature[]) {
@@ -107,7 +108,7 @@ export class Features {
       encoded += (i === 0 ? '' : ',') + feature.encoded
     }
     this.encoded = encoded + ']'
-    this.#features = features.slice()
+    this.parsed = features.slice()
   }
 
   /**
@@ -156,13 +157,13 @@ export class Features {
 
   /** The features, as `Feature` objects. */
   get features(): readonly Feature[] {
-    this.#features ??= (JSON.parse(this.encoded) as Record<string, { name: string; value: unknown }>[]).map((tagged) => {
+    this.parsed ??= (JSON.parse(this.encoded) as Record<string, { name: string; value: unknown }>[]).map((tagged) => {
       const [[tag, { name, value }]] = Object.entries(tagged)
       if (tag === 'Int') return Feature.int(name, value as number)
       if (tag === 'Float') return Feature.float(name, decodeFloat(value))
       return Feature.string(name, value as string)
     })
-    return this.#features
+    return this.parsed
   }
 
   /** Always `'Feature'`, as Scouter names it. */
