@@ -6,7 +6,9 @@
 #   scripts/kafka.sh start          start a fresh broker; last stdout line = 127.0.0.1:PORT
 #   scripts/kafka.sh pause [--hard] stop the process, keep port + data (--hard = SIGKILL)
 #   scripts/kafka.sh resume         start it again on the same port with the same data
-#   scripts/kafka.sh stop [--keep-data]   stop and delete the state (--keep-data = pause)
+#   scripts/kafka.sh stop [--keep-data]
+#                                   stop and delete the state (--keep-data = pause)
+#   scripts/kafka.sh restart        pause + resume
 #   scripts/kafka.sh address        print the bootstrap address (running or paused)
 #   scripts/kafka.sh status         running/paused/stopped; exit 0 only if it serves metadata
 #
@@ -27,7 +29,7 @@ KAFKA_VERSION="${SCOUTER_KAFKA_VERSION:-4.4.0}"
 # Pinned so a fresh machine resolves the same plugin every time.
 DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
-CACHE_DIR="${SCOUTER_BROKER_HOME:-$HOME/.cache/scouter-queue/brokers}/kafka/$KAFKA_VERSION"
+CACHE_DIR="${SCOUTER_BROKER_HOME:-${HOME:-/root}/.cache/scouter-queue/brokers}/kafka/$KAFKA_VERSION"
 LIB_DIR="$CACHE_DIR/libs"
 STATE_ROOT="${SCOUTER_BROKER_STATE:-/tmp/scouter-queue-brokers}"
 STATE_DIR="$STATE_ROOT/kafka"
@@ -102,7 +104,8 @@ cmd_install() {
   rm -rf "$LIB_DIR"
   mv "$tmp" "$LIB_DIR"
   touch "$LIB_DIR/.complete"
-  log "installed $(ls "$LIB_DIR"/*.jar | wc -l) jars into $LIB_DIR"
+  local jars=("$LIB_DIR"/*.jar)
+  log "installed ${#jars[@]} jars into $LIB_DIR"
 }
 
 # ---------------------------------------------------------------- helpers
@@ -113,10 +116,10 @@ port_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # A port nobody listens on, chosen below the kernel's ephemeral range so that
 # outgoing client sockets cannot grab it while the broker is paused.
 pick_port() {
-  local avoid="${1:-0}" low hi p i
+  local avoid="${1:-0}" low hi p
   read -r low _ </proc/sys/net/ipv4/ip_local_port_range
   hi=$(( low > 20001 ? low - 1 : 32767 ))
-  for i in $(seq 1 200); do
+  for _ in $(seq 1 200); do
     p=$(( 20000 + RANDOM % (hi - 20000) ))
     [[ "$p" != "$avoid" ]] && ! port_listening "$p" && { echo "$p"; return 0; }
   done
@@ -132,8 +135,8 @@ proc_alive() {
   state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
   [[ -n "$state" ]] || return 1
   [[ "$state" != Z && "$state" != X ]] && return 0
-  tasks=$(ls "/proc/$1/task" 2>/dev/null | wc -l)
-  (( tasks > 1 ))
+  tasks=("/proc/$1/task"/*)
+  (( ${#tasks[@]} > 1 ))
 }
 
 # Pid of our broker if it is alive. Checks the command line too, so a
@@ -282,8 +285,9 @@ format_storage() {
 # ---------------------------------------------------------------- process
 
 launch() {
-  local port i; port=$(<"$PORT_FILE")
-  for i in $(seq 1 50); do
+  local port; port=$(<"$PORT_FILE")
+  # Allow up to 10 s for the previous incarnation's sockets to go away.
+  for _ in $(seq 1 50); do
     port_listening "$port" || break
     sleep 0.2
   done
@@ -326,10 +330,10 @@ wait_ready() {
 # SIGTERM lets Kafka flush and write its clean-shutdown marker (fast resume);
 # SIGKILL after 30 s so a wedged broker cannot hang a test run.
 terminate() {
-  local sig="${1:-TERM}" pid i
+  local sig="${1:-TERM}" pid
   pid=$(live_pid) || return 0
   kill -"$sig" "$pid" 2>/dev/null || true
-  for i in $(seq 1 300); do
+  for _ in $(seq 1 300); do
     proc_alive "$pid" || return 0
     sleep 0.1
   done
@@ -422,7 +426,7 @@ cmd_status() {
 }
 
 usage() {
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 }
 

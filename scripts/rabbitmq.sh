@@ -8,6 +8,7 @@
 #                                      --hard = SIGKILL the whole Erlang node
 #   scripts/rabbitmq.sh resume         bring it back on the same address, same data
 #   scripts/rabbitmq.sh stop           stop the node and its epmd
+#   scripts/rabbitmq.sh restart        pause + resume
 #   scripts/rabbitmq.sh address        print the AMQP URL
 #   scripts/rabbitmq.sh status         running/paused/stopped; exit 0 only if 5672 accepts
 #
@@ -84,8 +85,8 @@ proc_alive() {
   state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
   [[ -n "$state" ]] || return 1
   [[ "$state" != Z && "$state" != X ]] && return 0
-  tasks=$(ls "/proc/$1/task" 2>/dev/null | wc -l)
-  (( tasks > 1 ))
+  tasks=("/proc/$1/task"/*)
+  (( ${#tasks[@]} > 1 ))
 }
 
 # Pid of the running node's Erlang VM; the comm check keeps a recycled pid
@@ -116,8 +117,8 @@ listener_pid() {
 }
 
 wait_dead() {
-  local pid="$1" i
-  for i in $(seq 1 300); do
+  local pid="$1"
+  for _ in $(seq 1 300); do
     proc_alive "$pid" || return 0
     sleep 0.1
   done
@@ -144,14 +145,11 @@ start_node() {
 cmd_start() {
   cmd_install
   mkdir -p "$STATE_DIR"
-  if node_pid >/dev/null; then
-    if [[ -f "$PAUSED_FILE" ]]; then
-      cmd_resume
-      return 0
-    fi
-  else
-    start_node
+  if node_pid >/dev/null && ! port_listening "$AMQP_PORT"; then
+    cmd_resume   # paused (or app stopped by hand): start_app is enough
+    return 0
   fi
+  node_pid >/dev/null || start_node
   wait_until "port $AMQP_PORT" port_listening "$AMQP_PORT"
   rm -f "$PAUSED_FILE"
   echo "$ADDRESS"
