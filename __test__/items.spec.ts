@@ -16,6 +16,19 @@ test('Features.from maps integers, floats, strings and booleans, and skips null 
   t.is(features.entityType, 'Feature')
 })
 
+test('Features.from takes bigints and non-finite numbers feature by feature', (t) => {
+  const features = Features.from({ big: 2n ** 60n, nan: NaN, n: 1 })
+  t.deepEqual(
+    features.features.map((f) => [f.kind, f.name]),
+    [
+      ['int', 'big'],
+      ['float', 'nan'],
+      ['int', 'n'],
+    ],
+  )
+  t.is(features.encoded, `{"big":{"Int":"${2n ** 60n}"},"nan":{"Float":"NaN"},"n":1}`)
+})
+
 test('Features.from names the key of a value it cannot take', (t) => {
   const error = t.throws(() => Features.from({ age: 1, nested: { a: 1 } as any }), { instanceOf: TypeError })
   t.regex(error!.message, /'nested' is object/)
@@ -35,8 +48,8 @@ test('new Features keeps the features given, names with quotes included', (t) =>
   const list = [Feature.int('a"b', 1), Feature.float('nan', NaN), Feature.string('s', 'line\nbreak')]
   const features = new Features(list)
   t.deepEqual(features.features, list)
-  t.deepEqual(JSON.parse(features.encoded)[0], { Int: { name: 'a"b', value: 1 } })
-  t.deepEqual(JSON.parse(features.encoded)[1], { Float: { name: 'nan', value: 'NaN' } })
+  t.is(features.encoded, '{"a\\"b":1,"nan":{"Float":"NaN"},"s":"line\\nbreak"}')
+  t.is(new Features([Feature.float('whole', 5100), Feature.float('tiny', 1e-7)]).encoded, '{"whole":5100.0,"tiny":1e-7}')
 })
 
 test('Metric lower-cases its name; Metrics.from builds metrics from an object', (t) => {

@@ -251,3 +251,19 @@ test('FileQueue.dequeue gives each ready batch to exactly one reader and deletes
   t.deepEqual([...a, ...b].sort((x, y) => x - y), Array.from({ length: 95 }, (_, i) => i))
   t.deepEqual(FileQueue.list({ dir, name: 'credit' }), [])
 })
+
+test('kinds survive the crossing: integral floats, non-finite floats, bigints, strings with quotes', async (t) => {
+  const dir = tempDir(t)
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }))
+  queue.get('credit').insert(new Features([Feature.float('whole', 2), Feature.float('nan', NaN), Feature.int('big', 2n ** 62n), Feature.string('s', 'a"b')]))
+  await queue.shutdown()
+  const [{ features }] = recordsOnDisk(dir, 'credit')
+  t.deepEqual(features, [
+    { Float: { name: 'whole', value: 2 } },
+    { Float: { name: 'nan', value: 'NaN' } },
+    { Int: { name: 'big', value: Number(2n ** 62n) } },
+    { String: { name: 's', value: 'a"b' } },
+  ])
+  const raw = FileQueue.list({ dir, name: 'credit' }).length
+  t.is(raw, 1)
+})

@@ -27,15 +27,26 @@ async function withQueue(options, use) {
   }
 }
 
-/** ns per call of `fn(i)` over `n` calls, median of RUNS runs, yielding between runs so the workers drain. */
-async function nsPerCall(n, fn) {
+/** Waits until the queue's workers have caught up, so one measurement's backlog does not load the next. */
+async function drained(queue) {
+  if (!queue) return sleep(50)
+  for (;;) {
+    const { inserted, published, spilled } = queue.report().credit
+    if (published + spilled >= inserted) return
+    await sleep(20)
+  }
+}
+
+/** ns per call of `fn(i)` over `n` calls, median of RUNS runs, the queue drained between runs. */
+async function nsPerCall(n, fn, queue) {
   const runs = []
   for (let r = 0; r < RUNS; r++) {
+    await drained(queue)
     const start = process.hrtime.bigint()
     for (let i = 0; i < n; i++) fn(i)
     runs.push(Number(process.hrtime.bigint() - start) / n)
-    await sleep(100)
   }
+  await drained(queue)
   return median(runs)
 }
 
@@ -57,9 +68,10 @@ async function insertCost() {
     const bound = credit.bind(fields)
     return {
       ...baseline,
-      'insert(prebuilt 10-feature Features)': await nsPerCall(N, (i) => credit.insert(items[i % 1000])),
-      'insert(Features.from(10-property object))': await nsPerCall(N, (i) => credit.insert(Features.from(objects[i % 1000]))),
-      'bound fast path insert(10 numbers)': await nsPerCall(N, (i) => bound.insert(numbers[i % 1000])),
+      'Features.from(10-property object) alone': await nsPerCall(N, (i) => (sink[0] = Features.from(objects[i % 1000]))),
+      'insert(prebuilt 10-feature Features)': await nsPerCall(N, (i) => credit.insert(items[i % 1000]), queue),
+      'insert(Features.from(10-property object))': await nsPerCall(N, (i) => credit.insert(Features.from(objects[i % 1000])), queue),
+      'bound fast path insert(10 numbers)': await nsPerCall(N, (i) => bound.insert(numbers[i % 1000]), queue),
     }
   })
 }
@@ -131,6 +143,8 @@ async function fileQueueThroughput() {
 const fmt = (x, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
 console.log(`scouter-queue insert benchmark (node ${process.version}, median of ${RUNS} runs)\n`)
+// First, while the process has not yet grown and freed memory that RSS would hide.
+const memory = await memoryPerRecord()
 const cost = await insertCost()
 const stringify = cost['JSON.stringify of the 10-property object']
 console.log('JS-thread time per call           ns     x JSON.stringify')
@@ -139,7 +153,6 @@ for (const [name, ns] of Object.entries(cost)) console.log(`  ${name.padEnd(44)}
 const delay = await eventLoopDelay()
 console.log(`\nevent-loop delay p99: idle ${fmt(delay.idle, 2)} ms, inserting ${fmt(delay.rate)} records/s ${fmt(delay.loaded, 2)} ms (x${fmt(delay.loaded / delay.idle, 2)})`)
 
-const memory = await memoryPerRecord()
 console.log(`\nmemory per queued record: ${fmt(memory.rssPerRecord)} B of RSS (${fmt(memory.accountedPerRecord)} B counted against the budget), ${fmt(memory.queued)} records queued`)
 
 const throughput = await fileQueueThroughput()

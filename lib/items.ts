@@ -1,9 +1,11 @@
 import { ScouterQueueError } from './errors'
 
 /**
- * Items are encoded once, when they are built, in Scouter's own JSON shape
- * (`{"Int":{"name":"age","value":42}}`): an insert then moves one string into
- * Rust, and the decoding happens on the queue's threads, not on yours.
+ * Items are encoded once, when they are built, in the insert encoding the core reads: one JSON
+ * object of `name: value` (for `Features.from`, `JSON.stringify` of the object itself). An insert then
+ * moves one string into Rust, and decoding happens on the queue's threads, not on yours.
+ * Kinds follow the values (an integer token is an int, a fraction or exponent a float); where plain
+ * JSON cannot say it, the value is stated as `{"Int"|"Float"|"String": value}`.
  */
 
 const quoted = new Map<string, string>()
@@ -22,11 +24,21 @@ function quote(name: string): string {
 const MIN_I64 = -(2n ** 63n)
 const MAX_I64 = 2n ** 63n - 1n
 
-/** JSON has no NaN or infinities; the core reads these strings back as them. */
-function encodeFloat(value: number): string {
-  if (Number.isFinite(value)) return String(value)
-  if (Number.isNaN(value)) return '"NaN"'
-  return value > 0 ? '"inf"' : '"-inf"'
+/** How the core spells the floats JSON has no number for. */
+function nonFinite(value: number): string {
+  return Number.isNaN(value) ? 'NaN' : value > 0 ? 'inf' : '-inf'
+}
+
+/** A float's JSON token; an integral float keeps a `.0` so it stays a float, NaN and infinities are stated. */
+function floatValue(value: number): string {
+  if (!Number.isFinite(value)) return `{"Float":"${nonFinite(value)}"}`
+  const text = String(value)
+  return Number.isInteger(value) && !text.includes('e') ? text + '.0' : text
+}
+
+/** An int's JSON token; beyond 2^53 it is stated as decimal text, which JSON numbers cannot carry exactly. */
+function intValue(value: number | bigint): string {
+  return typeof value === 'bigint' ? `{"Int":"${value}"}` : String(value)
 }
 
 function invalid(message: string): never {
@@ -35,6 +47,13 @@ function invalid(message: string): never {
 
 function checkName(name: unknown, what: string): asserts name is string {
   if (typeof name !== 'string' || name.length === 0) invalid(`${what} name must be a non-empty string, got ${typeof name}`)
+}
+
+/** The entries of an object, encoded as one JSON object. */
+function object(pairs: readonly { encoded: string }[]): string {
+  let encoded = '{'
+  for (let i = 0; i < pairs.length; i++) encoded += (i === 0 ? '' : ',') + pairs[i].encoded
+  return encoded + '}'
 }
 
 /** The kind of a feature's value. */
@@ -46,7 +65,7 @@ export type FeatureKind = 'int' | 'float' | 'string'
  * new Features([Feature.int('age', 42), Feature.float('income', 5100.5), Feature.string('state', 'CA')])
  */
 export class Feature {
-  /** @internal The feature in Scouter's JSON shape. */
+  /** @internal The feature as a `"name":value` pair of the insert encoding. */
   readonly encoded: string
 
   private constructor(
@@ -69,21 +88,21 @@ export class Feature {
     } else if (!Number.isSafeInteger(value)) {
       invalid(`feature '${name}': Feature.int needs a safe integer, got ${String(value)}`)
     }
-    return new Feature('int', name, value, `{"Int":{"name":${quote(name)},"value":${value}}}`)
+    return new Feature('int', name, value, `${quote(name)}:${intValue(value)}`)
   }
 
   /** A floating-point feature. NaN and infinities are kept (drift aggregation skips and counts them). */
   static float(name: string, value: number): Feature {
     checkName(name, 'a feature')
     if (typeof value !== 'number') invalid(`feature '${name}': Feature.float needs a number, got ${typeof value}`)
-    return new Feature('float', name, value, `{"Float":{"name":${quote(name)},"value":${encodeFloat(value)}}}`)
+    return new Feature('float', name, value, `${quote(name)}:${floatValue(value)}`)
   }
 
   /** A string feature (a category). */
   static string(name: string, value: string): Feature {
     checkName(name, 'a feature')
     if (typeof value !== 'string') invalid(`feature '${name}': Feature.string needs a string, got ${typeof value}`)
-    return new Feature('string', name, value, `{"String":{"name":${quote(name)},"value":${JSON.stringify(value)}}}`)
+    return new Feature('string', name, value, `${quote(name)}:${JSON.stringify(value)}`)
   }
 }
 
@@ -93,90 +112,89 @@ export class Feature {
  * queue.get('credit').insert(Features.from({ age: 42, income: 5100.5, state: 'CA' }))
  */
 export class Features {
-  /** @internal The features as one JSON array, built once. */
+  /** @internal The features in the insert encoding, built once. */
   readonly encoded: string
   // A plain private field, not `#`: `from` builds instances without the constructor.
-  private parsed: readonly Feature[] | undefined
+  private list: readonly Feature[] | undefined
 
   /** Features from a list built with `Feature.int/float/string`. */
   constructor(features: readonly Feature[]) {
     if (!Array.isArray(features)) invalid('new Features() takes an array of Feature')
-    let encoded = '['
     for (let i = 0; i < features.length; i++) {
-      const feature = features[i]
-      if (!(feature instanceof Feature)) invalid(`new Features(): element ${i} is not a Feature`)
-      encoded += (i === 0 ? '' : ',') + feature.encoded
+      if (!(features[i] instanceof Feature)) invalid(`new Features(): element ${i} is not a Feature`)
     }
-    this.encoded = encoded + ']'
-    this.parsed = features.slice()
+    this.list = features.slice()
+    this.encoded = object(features)
   }
 
   /**
-   * Features from a plain object: integers become `int`, other numbers `float`, strings `string`,
-   * booleans `int` (0 or 1); `null` and `undefined` are skipped. Anything else is a `TypeError` naming the key.
+   * Features from a plain object: safe integers become `int`, other numbers `float`, strings `string`,
+   * booleans `int` (0 or 1), bigints `int`; `null` and `undefined` are skipped. Anything else is a
+   * `TypeError` naming the key.
    */
   static from(values: Record<string, number | bigint | string | boolean | null | undefined>): Features {
     if (values === null || typeof values !== 'object') throw new TypeError('Features.from() takes a plain object')
-    let encoded = '['
-    let first = true
     for (const name in values) {
       const value = values[name]
-      let feature: string
       switch (typeof value) {
-        case 'number':
-          feature = Number.isSafeInteger(value)
-            ? `{"Int":{"name":${quote(name)},"value":${value}}}`
-            : `{"Float":{"name":${quote(name)},"value":${encodeFloat(value)}}}`
-          break
         case 'string':
-          feature = `{"String":{"name":${quote(name)},"value":${JSON.stringify(value)}}}`
-          break
         case 'boolean':
-          feature = `{"Int":{"name":${quote(name)},"value":${value ? 1 : 0}}}`
-          break
-        case 'bigint':
-          feature = Feature.int(name, value).encoded
-          break
         case 'undefined':
           continue
-        default:
+        case 'number':
+          if (Number.isFinite(value)) continue
+          break
+        case 'object':
           if (value === null) continue
-          throw new TypeError(`Features.from(): '${name}' is ${typeof value}; use a number, bigint, string or boolean`)
       }
-      encoded += first ? feature : ',' + feature
-      first = false
+      // Something JSON.stringify would not write as the core reads it: go feature by feature.
+      return Features.#fromEach(values)
     }
-    return Features.#fromEncoded(encoded + ']')
+    return Features.#encoded(JSON.stringify(values))
   }
 
-  static #fromEncoded(encoded: string): Features {
+  static #fromEach(values: Record<string, unknown>): Features {
+    const features: Feature[] = []
+    for (const name in values) {
+      const value = values[name]
+      switch (typeof value) {
+        case 'number':
+          features.push(Number.isSafeInteger(value) ? Feature.int(name, value) : Feature.float(name, value))
+          break
+        case 'bigint':
+          features.push(Feature.int(name, value))
+          break
+        case 'string':
+          features.push(Feature.string(name, value))
+          break
+        case 'boolean':
+          features.push(Feature.int(name, value ? 1 : 0))
+          break
+        case 'undefined':
+          break
+        default:
+          if (value !== null) throw new TypeError(`Features.from(): '${name}' is ${typeof value}; use a number, bigint, string or boolean`)
+      }
+    }
+    return new Features(features)
+  }
+
+  static #encoded(encoded: string): Features {
     const features = Object.create(Features.prototype) as Features
     ;(features as { encoded: string }).encoded = encoded
     return features
   }
 
-  /** The features, as `Feature` objects. */
+  /** The features, as `Feature` objects (for `Features.from`, kinds as `from` assigns them). */
   get features(): readonly Feature[] {
-    this.parsed ??= (JSON.parse(this.encoded) as Record<string, { name: string; value: unknown }>[]).map((tagged) => {
-      const [[tag, { name, value }]] = Object.entries(tagged)
-      if (tag === 'Int') return Feature.int(name, value as number)
-      if (tag === 'Float') return Feature.float(name, decodeFloat(value))
-      return Feature.string(name, value as string)
-    })
-    return this.parsed
+    this.list ??= Features.#fromEach(JSON.parse(this.encoded)).features
+    return this.list
   }
 
   /** Always `'Feature'`, as Scouter names it. */
   get entityType(): 'Feature' {
     return 'Feature'
   }
-}
-
-function decodeFloat(value: unknown): number {
-  if (value === 'NaN') return NaN
-  if (value === 'inf') return Infinity
-  if (value === '-inf') return -Infinity
-  return value as number
 }
 
 /**
@@ -188,7 +206,7 @@ export class Metric {
   readonly name: string
   /** The value. */
   readonly value: number
-  /** @internal The metric in Scouter's JSON shape. */
+  /** @internal The metric as a `"name":value` pair of the insert encoding. */
   readonly encoded: string
 
   constructor(name: string, value: number) {
@@ -196,7 +214,7 @@ export class Metric {
     if (typeof value !== 'number') invalid(`metric '${name}': the value must be a number, got ${typeof value}`)
     this.name = name.toLowerCase()
     this.value = value
-    this.encoded = `{"name":${quote(this.name)},"value":${encodeFloat(value)}}`
+    this.encoded = `${quote(this.name)}:${Number.isFinite(value) ? value : `"${nonFinite(value)}"`}`
   }
 }
 
@@ -208,19 +226,16 @@ export class Metric {
 export class Metrics {
   /** The metrics. */
   readonly metrics: readonly Metric[]
-  /** @internal The metrics as one JSON array, built once. */
+  /** @internal The metrics in the insert encoding, built once. */
   readonly encoded: string
 
   constructor(metrics: readonly Metric[]) {
     if (!Array.isArray(metrics)) invalid('new Metrics() takes an array of Metric')
-    let encoded = '['
     for (let i = 0; i < metrics.length; i++) {
-      const metric = metrics[i]
-      if (!(metric instanceof Metric)) invalid(`new Metrics(): element ${i} is not a Metric`)
-      encoded += (i === 0 ? '' : ',') + metric.encoded
+      if (!(metrics[i] instanceof Metric)) invalid(`new Metrics(): element ${i} is not a Metric`)
     }
-    this.encoded = encoded + ']'
     this.metrics = metrics.slice()
+    this.encoded = object(metrics)
   }
 
   /** Metrics from a plain object of numbers; anything else is a `TypeError` naming the key. */

@@ -9,6 +9,7 @@ use chrono::Utc;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::config::OverflowPolicy;
+use crate::encoding::decode_item;
 use crate::error::{Error, Result};
 use crate::record::{timestamp, EntityType, Feature, FloatFeature, IntFeature, Item};
 use crate::report::Counters;
@@ -47,7 +48,7 @@ pub struct Batch {
 
 #[derive(Debug)]
 pub enum Payload {
-    /// One item per line, each a JSON array of features or metrics.
+    /// One item per line, in the insert encoding (see `encoding`).
     Lines(String),
     /// `count` rows of `schema.fields.len()` numbers.
     Values { schema: Arc<Schema>, values: Vec<f64> },
@@ -57,7 +58,7 @@ impl Batch {
     /// Decodes every item, calling `each` with it or with why it is bad.
     pub fn decode(&self, entity: EntityType, mut each: impl FnMut(Result<Item, String>)) {
         match &self.payload {
-            Payload::Lines(text) => text.lines().for_each(|line| each(Item::decode(entity, line))),
+            Payload::Lines(text) => text.lines().for_each(|line| each(decode_item(entity, line))),
             Payload::Values { schema, values } => {
                 for row in values.chunks_exact(schema.fields.len().max(1)) {
                     let features = schema

@@ -10,6 +10,7 @@
 //! - [`transport`]: the `Producer` trait and its implementations.
 //! - [`filequeue`]: Turbo Queue's batch files, the default transport and the spill.
 //! - [`profile`], [`record`]: profile files and the items users insert.
+//! - [`encoding`]: how an item crosses from JavaScript.
 //! - [`report`]: per-alias counters and background errors.
 //! - [`runtime`]: the one tokio runtime of the process.
 //! - [`error`]: the one error type, with stable codes.
@@ -17,6 +18,7 @@
 pub mod aggregate;
 pub mod bus;
 pub mod config;
+pub mod encoding;
 pub mod error;
 pub mod filequeue;
 pub mod profile;
