@@ -66,6 +66,9 @@ pub struct FileTransportConfig {
     pub max_batch_age_ms: u64,
     pub commit_every_rows: usize,
     pub commit_every_ms: u64,
+    /// Writers hold records in memory (within the budget) while this many
+    /// batches wait for readers.
+    pub max_ready_files: Option<usize>,
 }
 
 impl Default for FileTransportConfig {
@@ -77,6 +80,7 @@ impl Default for FileTransportConfig {
             max_batch_age_ms: defaults.max_batch_age.as_millis() as u64,
             commit_every_rows: defaults.commit_every_rows,
             commit_every_ms: defaults.commit_every.as_millis() as u64,
+            max_ready_files: defaults.max_ready_files,
         }
     }
 }
@@ -95,6 +99,7 @@ impl FileTransportConfig {
             max_batch_age: Duration::from_millis(self.max_batch_age_ms),
             commit_every_rows: self.commit_every_rows,
             commit_every: Duration::from_millis(self.commit_every_ms),
+            max_ready_files: self.max_ready_files,
         })
     }
 }
@@ -110,11 +115,14 @@ impl QueueConfig {
     }
 
     /// Where an alias's spilled items go: the file transport spills into
-    /// its own queue, so a reader finds every item in one place.
+    /// its own queue, so a reader finds every item in one place. Spilling
+    /// ignores `max_ready_files`: past the memory budget, disk is the only
+    /// place where nothing is lost.
     pub fn spill_queue(&self, alias: &str) -> Result<FileQueueOptions> {
-        match &self.transport {
-            TransportConfig::File(file) => file.queue(alias),
-        }
+        let queue = match &self.transport {
+            TransportConfig::File(file) => file.queue(alias)?,
+        };
+        Ok(FileQueueOptions { max_ready_files: None, ..queue })
     }
 }
 

@@ -5,17 +5,24 @@
 //! A [`Writer`] fills one `load` file, commits it every few rows or
 //! milliseconds, and renames it `ready` when it is full or old enough. A
 //! [`Reader`] takes the oldest `ready` file by an atomic rename to `unload`,
-//! so each batch goes to exactly one reader, and deletes it when done.
+//! so each batch goes to exactly one reader, checkpoints how far it got,
+//! and deletes it when done. Every `load` and `unload` file is owned by the
+//! live process holding its lock; [`recover`] returns the files of dead
+//! processes to `ready` (resuming after their checkpoint) and sets aside
+//! what is corrupt or empty, so it may run at any time beside live workers.
 
 mod names;
+mod owner;
 mod reader;
+mod recovery;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use names::{BatchName, BatchState};
-pub use reader::{finish_batch, list_batches, read_rows, take_next_batch, BatchInfo, Reader, TakenBatch};
+pub use reader::{list_batches, read_rows, take_next_batch, BatchInfo, Reader, Row, TakenBatch};
+pub use recovery::{recover, Recovered};
 pub use writer::{WriteOutcome, Writer};
 
 /// Where a queue lives and when its batches roll and commit.
@@ -32,6 +39,8 @@ pub struct FileQueueOptions {
     /// most this window rather than its whole batch.
     pub commit_every_rows: usize,
     pub commit_every: Duration,
+    /// Writers hold back while this many batches wait for readers.
+    pub max_ready_files: Option<usize>,
 }
 
 impl FileQueueOptions {
@@ -43,6 +52,7 @@ impl FileQueueOptions {
             max_batch_age: Duration::from_secs(10),
             commit_every_rows: 1_000,
             commit_every: Duration::from_millis(200),
+            max_ready_files: None,
         }
     }
 
@@ -53,6 +63,12 @@ impl FileQueueOptions {
 
 /// The table every batch file holds, as Turbo Queue creates it.
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS logs (log_data json)";
+
+/// Readers record the last row handled here; Turbo Queue ignores the table.
+const CHECKPOINT_TABLE: &str = "scouter_checkpoint";
+
+/// Where files that cannot be read are set aside, with a `.reason` beside each.
+const ASIDE_DIR: &str = "aside";
 
 fn sqlite_error(path: &Path) -> impl Fn(rusqlite::Error) -> crate::Error + '_ {
     move |e| crate::Error::file_queue(path, e)

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{sqlite_error, BatchName, BatchState, FileQueueOptions};
+use super::owner::Owner;
+use super::recovery::set_aside;
+use super::{sqlite_error, BatchName, BatchState, FileQueueOptions, CHECKPOINT_TABLE};
 use crate::error::{Error, Result};
 
 /// A batch file as found in the queue folder.
@@ -34,20 +36,39 @@ pub fn list_batches(queue_dir: &Path) -> Result<Vec<BatchInfo>> {
     Ok(batches)
 }
 
-/// Reads a batch's committed rows without taking it (for inspection).
+/// Reads a batch's committed rows still to deliver (after any checkpoint)
+/// without taking it: for inspection beside live writers and readers.
 pub fn read_rows(path: &Path) -> Result<Vec<String>> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sqlite_error(path))?;
-    let mut statement = conn
-        // The column's declared type `json` has numeric affinity, so a row
-        // that is a bare number is stored as one; read every row as text.
-        .prepare("SELECT CAST(log_data AS TEXT) FROM logs ORDER BY rowid")
-        .map_err(sqlite_error(path))?;
+    Ok(rows_after_checkpoint(&conn).map_err(sqlite_error(path))?.into_iter().map(|r| r.data).collect())
+}
+
+/// One row of a batch: its position, for checkpoints, and its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub rowid: i64,
+    pub data: String,
+}
+
+/// The rows a reader has not yet handled, in order.
+pub(super) fn rows_after_checkpoint(conn: &Connection) -> rusqlite::Result<Vec<Row>> {
+    let has_checkpoint: bool = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [CHECKPOINT_TABLE],
+        |row| row.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    let after: i64 = if has_checkpoint {
+        conn.query_row(&format!("SELECT coalesce(max(last_rowid), 0) FROM {CHECKPOINT_TABLE}"), [], |row| row.get(0))?
+    } else {
+        0
+    };
+    // The column's declared type `json` has numeric affinity, so a row
+    // that is a bare number is stored as one; read every row as text.
+    let mut statement = conn.prepare("SELECT rowid, CAST(log_data AS TEXT) FROM logs WHERE rowid > ?1 ORDER BY rowid")?;
     let rows = statement
-        .query_map([], |row| row.get::<_, String>(0))
-        .map_err(sqlite_error(path))?
-        .collect::<rusqlite::Result<Vec<String>>>()
-        .map_err(sqlite_error(path))?;
-    Ok(rows)
+        .query_map([after], |row| Ok(Row { rowid: row.get(0)?, data: row.get(1)? }))?
+        .collect();
+    rows
 }
 
 /// Takes ready batches from a queue, oldest first.
@@ -55,30 +76,37 @@ pub struct Reader {
     queue_dir: PathBuf,
 }
 
-/// A batch this reader owns (renamed to `unload`). `finish` deletes it.
+/// A batch this reader owns (renamed to `unload`, its lock held). Rows are
+/// checkpointed as they are handled; `finish` deletes the batch.
 #[derive(Debug)]
 pub struct TakenBatch {
     pub path: PathBuf,
-    pub rows: Vec<String>,
+    pub rows: Vec<Row>,
+    // Dropped before `owner`: see `owner` on closing descriptors.
+    conn: Connection,
+    owner: Owner,
 }
 
 impl TakenBatch {
-    pub fn finish(self) -> Result<()> {
-        finish_batch(&self.path)
+    /// Records that every row up to `rowid` is handled: if this reader dies,
+    /// the batch resumes after it rather than being delivered again whole.
+    pub fn checkpoint(&self, rowid: i64) -> Result<()> {
+        self.conn
+            .execute_batch(&format!(
+                "BEGIN; CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (last_rowid INTEGER NOT NULL); \
+                 DELETE FROM {CHECKPOINT_TABLE}; INSERT INTO {CHECKPOINT_TABLE} VALUES ({rowid}); COMMIT"
+            ))
+            .map_err(sqlite_error(&self.path))
     }
-}
 
-/// Deletes a taken batch once every row is handled.
-pub fn finish_batch(path: &Path) -> Result<()> {
-    std::fs::remove_file(path).map_err(|e| Error::file_queue(path, e))
-}
-
-/// [`Reader::take_next`] off the async threads, since it renames and reads files.
-pub async fn take_next_batch(options: FileQueueOptions) -> Result<Option<TakenBatch>> {
-    let queue_dir = options.queue_dir();
-    tokio::task::spawn_blocking(move || Reader::new(&options).take_next())
-        .await
-        .map_err(|e| Error::file_queue(queue_dir, e))?
+    /// Deletes the batch once every row is handled.
+    pub fn finish(self) -> Result<()> {
+        let TakenBatch { path, conn, owner, .. } = self;
+        drop(conn);
+        let removed = std::fs::remove_file(&path).map_err(|e| Error::file_queue(&path, e));
+        drop(owner);
+        removed
+    }
 }
 
 impl Reader {
@@ -88,22 +116,41 @@ impl Reader {
         }
     }
 
-    /// Takes the oldest ready batch, or `None` when none is ready.
+    /// Takes the oldest ready batch, or `None` when none is ready. A batch
+    /// that cannot be read is set aside and the next one taken.
     pub fn take_next(&self) -> Result<Option<TakenBatch>> {
         for batch in list_batches(&self.queue_dir)?.into_iter().filter(|b| b.name.state == BatchState::Ready) {
+            // The lock first, then the rename: no moment where the batch is
+            // `unload` and unowned, which recovery would take for abandoned.
+            let Some(owner) = Owner::try_take(&batch.path).map_err(|e| Error::file_queue(&batch.path, e))? else {
+                continue;
+            };
             let taken = self.queue_dir.join(batch.name.with_state(BatchState::Unload).to_string());
             match std::fs::rename(&batch.path, &taken) {
-                Ok(()) => {
-                    let rows = read_rows(&taken)?;
-                    return Ok(Some(TakenBatch { path: taken, rows }));
-                }
-                // Another reader renamed it first: it is theirs.
+                Ok(()) => {}
+                // Another reader renamed it between our listing and our lock.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(Error::file_queue(&batch.path, e)),
+            }
+            let opened = Connection::open(&taken).and_then(|conn| Ok((rows_after_checkpoint(&conn)?, conn)));
+            match opened {
+                Ok((rows, conn)) => return Ok(Some(TakenBatch { path: taken, rows, conn, owner })),
+                Err(e) => {
+                    set_aside(&taken, &format!("cannot be read: {e}"))?;
+                    drop(owner);
+                }
             }
         }
         Ok(None)
     }
+}
+
+/// [`Reader::take_next`] off the async threads, since it renames and reads files.
+pub async fn take_next_batch(options: FileQueueOptions) -> Result<Option<TakenBatch>> {
+    let queue_dir = options.queue_dir();
+    tokio::task::spawn_blocking(move || Reader::new(&options).take_next())
+        .await
+        .map_err(|e| Error::file_queue(queue_dir, e))?
 }
 
 #[cfg(test)]
@@ -139,7 +186,7 @@ mod tests {
         let reader = Reader::new(&options(tmp.path()));
         let mut seen = Vec::new();
         while let Some(batch) = reader.take_next().unwrap() {
-            seen.extend(batch.rows.clone());
+            seen.extend(batch.rows.iter().map(|r| r.data.clone()));
             batch.finish().unwrap();
         }
         seen.sort();

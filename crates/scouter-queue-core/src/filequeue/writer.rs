@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use rusqlite::Connection;
 
-use super::{sqlite_error, BatchName, BatchState, FileQueueOptions, CREATE_TABLE};
+use super::owner::Owner;
+use super::{list_batches, sqlite_error, BatchName, BatchState, FileQueueOptions, CREATE_TABLE};
 use crate::error::{Error, Result};
 
 /// What a write did: rows now committed (durable beyond this process), and
@@ -36,7 +37,9 @@ pub struct Writer {
 }
 
 struct OpenBatch {
+    // Dropped before `owner`: see `owner` on closing descriptors.
     conn: Connection,
+    owner: Owner,
     name: BatchName,
     rows: usize,
     uncommitted: usize,
@@ -110,6 +113,17 @@ impl Writer {
         self.roll()
     }
 
+    /// Whether readers are behind: `max_ready_files` or more batches wait.
+    /// Counting lists the folder, so callers ask on a timer, not per row.
+    pub fn backlogged(&self) -> Result<bool> {
+        let Some(max) = self.options.max_ready_files else { return Ok(false) };
+        let ready = list_batches(&self.queue_dir)?
+            .iter()
+            .filter(|b| b.name.state == BatchState::Ready)
+            .count();
+        Ok(ready >= max)
+    }
+
     fn commit_due(&self, now: Instant) -> bool {
         self.open.as_ref().is_some_and(|b| {
             b.uncommitted >= self.options.commit_every_rows
@@ -123,6 +137,7 @@ impl Writer {
         }
         let name = BatchName::new_load();
         let path = self.queue_dir.join(name.to_string());
+        let owner = Owner::create(&path).map_err(|e| Error::file_queue(&path, e))?;
         let conn = Connection::open(&path).map_err(sqlite_error(&path))?;
         // A killed process keeps what it committed (the OS has the pages);
         // only an OS crash can lose the last commits, in exchange for not
@@ -132,6 +147,7 @@ impl Writer {
         let now = Instant::now();
         self.open = Some(OpenBatch {
             conn,
+            owner,
             name,
             rows: 0,
             uncommitted: 0,
@@ -182,6 +198,7 @@ impl Writer {
         if let Err(e) = std::fs::rename(&from, &to) {
             outcome.error.get_or_insert(Error::file_queue(&from, format!("cannot roll to ready: {e}")));
         }
+        drop(batch.owner);
         outcome
     }
 
@@ -195,6 +212,7 @@ impl Writer {
             let to = self.queue_dir.join(batch.name.with_state(BatchState::Ready).to_string());
             drop(batch.conn);
             let _ = std::fs::rename(from, to);
+            drop(batch.owner);
         }
         WriteOutcome {
             committed: 0,

@@ -1,0 +1,150 @@
+//! Recovery: returns the `load` and `unload` files of dead processes to
+//! `ready`, and sets aside files that cannot be delivered. A file whose
+//! owner lives is never touched, so recovery may run at any time.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::owner::Owner;
+use super::reader::{list_batches, rows_after_checkpoint};
+use super::{BatchState, ASIDE_DIR};
+use crate::error::{Error, Result};
+
+/// What one recovery pass did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Recovered {
+    /// Batches of dead writers or readers, now ready again.
+    pub returned: Vec<PathBuf>,
+    /// Batches of dead readers that had handled every row, now deleted.
+    pub finished: Vec<PathBuf>,
+    /// Files set aside under `aside/`, with why.
+    pub set_aside: Vec<(PathBuf, String)>,
+}
+
+/// One pass over a queue folder.
+pub fn recover(queue_dir: &Path) -> Result<Recovered> {
+    let mut recovered = Recovered::default();
+    remove_abandoned_creations(queue_dir);
+    for batch in list_batches(queue_dir)? {
+        if batch.name.state == BatchState::Ready {
+            continue;
+        }
+        let Some(owner) = Owner::try_take(&batch.path).map_err(|e| Error::file_queue(&batch.path, e))? else {
+            continue; // a live process owns it
+        };
+        match remaining_rows(&batch.path) {
+            Ok(0) if batch.name.state == BatchState::Unload => {
+                std::fs::remove_file(&batch.path).map_err(|e| Error::file_queue(&batch.path, e))?;
+                recovered.finished.push(batch.path);
+            }
+            Ok(0) => {
+                let reason = "its writer died before committing any row".to_owned();
+                recovered.set_aside.push((set_aside(&batch.path, &reason)?, reason));
+            }
+            Ok(_) => {
+                let ready = queue_dir.join(batch.name.with_state(BatchState::Ready).to_string());
+                std::fs::rename(&batch.path, &ready).map_err(|e| Error::file_queue(&batch.path, e))?;
+                recovered.returned.push(ready);
+            }
+            Err(reason) => recovered.set_aside.push((set_aside(&batch.path, &reason)?, reason)),
+        }
+        drop(owner);
+    }
+    Ok(recovered)
+}
+
+/// Rows still to deliver, after an integrity check.
+fn remaining_rows(path: &Path) -> std::result::Result<usize, String> {
+    let checked = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).and_then(|conn| {
+        let verdict: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
+        Ok((verdict, rows_after_checkpoint(&conn)?.len()))
+    });
+    match checked {
+        Ok((verdict, rows)) if verdict == "ok" => Ok(rows),
+        Ok((verdict, _)) => Err(format!("integrity check failed: {verdict}")),
+        Err(e) => Err(format!("cannot be read: {e}")),
+    }
+}
+
+/// Moves a file into `aside/` and writes why beside it; returns its new path.
+pub(super) fn set_aside(path: &Path, reason: &str) -> Result<PathBuf> {
+    let dir = path.parent().unwrap_or(Path::new(".")).join(ASIDE_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::file_queue(&dir, e))?;
+    let target = dir.join(path.file_name().unwrap_or_default());
+    std::fs::rename(path, &target).map_err(|e| Error::file_queue(path, e))?;
+    let mut note = target.clone().into_os_string();
+    note.push(".reason");
+    std::fs::write(&note, format!("{reason}\n")).map_err(|e| Error::file_queue(&target, e))?;
+    Ok(target)
+}
+
+/// A writer that died between creating a file and naming it leaves a hidden
+/// `.creating_*` file behind, unowned and empty.
+fn remove_abandoned_creations(queue_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(queue_dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(".creating_"));
+        if hidden && matches!(Owner::try_take(&path), Ok(Some(_))) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{FileQueueOptions, Reader, Writer};
+    use super::*;
+
+    fn options(dir: &Path) -> FileQueueOptions {
+        FileQueueOptions {
+            max_events_per_file: 10,
+            ..FileQueueOptions::new(dir, "q")
+        }
+    }
+
+    fn rows(n: usize) -> Vec<String> {
+        (0..n).map(|i| i.to_string()).collect()
+    }
+
+    #[test]
+    fn live_files_are_left_alone_and_dead_ones_returned() {
+        let tmp = tempfile::tempdir().unwrap();
+        let queue_dir = tmp.path().join("q");
+        let mut writer = Writer::new(options(tmp.path())).unwrap();
+        writer.append(rows(15).iter().map(String::as_str)); // one ready, one loading (uncommitted)
+        let reader = Reader::new(&options(tmp.path()));
+        let taken = reader.take_next().unwrap().unwrap();
+        assert_eq!(taken.rows.len(), 10);
+
+        let pass = recover(&queue_dir).unwrap();
+        assert_eq!(pass, Recovered::default(), "the live writer's and reader's files are theirs");
+
+        taken.checkpoint(taken.rows[3].rowid).unwrap();
+        drop(taken); // the reader dies after handling 4 rows
+        let pass = recover(&queue_dir).unwrap();
+        assert_eq!(pass.returned.len(), 1);
+        let again = reader.take_next().unwrap().unwrap();
+        assert_eq!(again.rows.len(), 6, "resumed after the checkpoint");
+        again.finish().unwrap();
+        drop(writer);
+    }
+
+    #[test]
+    fn corrupt_and_empty_files_are_set_aside_with_a_reason() {
+        let tmp = tempfile::tempdir().unwrap();
+        let queue_dir = tmp.path().join("q");
+        std::fs::create_dir_all(&queue_dir).unwrap();
+        std::fs::write(queue_dir.join("load_1_dead.db"), b"").unwrap();
+        std::fs::write(queue_dir.join("unload_2_junk.db"), b"SQLite format 3\0 but then nothing useful").unwrap();
+        let pass = recover(&queue_dir).unwrap();
+        assert_eq!(pass.set_aside.len(), 2, "{pass:?}");
+        let reasons = std::fs::read_dir(queue_dir.join("aside"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "reason"))
+            .count();
+        assert_eq!(reasons, 2);
+        assert!(list_batches(&queue_dir).unwrap().is_empty());
+    }
+}
