@@ -1,13 +1,11 @@
-import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
 
-import { callNative, fromNative, ScouterQueueError } from './errors'
+import { AliasReport, NativeQueueOwner, Shared, ShutdownOptions, closedError } from './base'
+import { callNative } from './errors'
 import { Features, Metrics } from './items'
+import { LineBuffer, invalidItem } from './lines'
 import * as native from './native'
 import { FileQueueConfig, TransportConfig } from './transports'
-
-/** What happened to one alias's items: `inserted = published + spilled + dropped + failed` once settled. */
-export type AliasReport = native.AliasReport
 
 /** The report of every alias, by alias. */
 export type QueueReport = Record<string, AliasReport>
@@ -18,16 +16,8 @@ export interface QueueOptions {
   memoryBudgetBytes?: number
   /** What happens beyond the budget: `'spill'` to the file queue (default, nothing lost) or `'drop'` (counted). */
   overflow?: 'spill' | 'drop'
-  /** How long the automatic flush at process exit may take, for a queue never shut down. Default 5000. */
+  /** How long the automatic settling at process exit may take, for a queue never shut down. Default 5000. */
   exitTimeoutMs?: number
-}
-
-/** Options of `shutdown`. */
-export interface ShutdownOptions {
-  /** How long to wait for every record to be published; what is left then is written to the file queue. Default 30000. */
-  timeoutMs?: number
-  /** Aborting it ends the wait at once: what is unpublished is written to the file queue. */
-  signal?: AbortSignal
 }
 
 /** Options of `installShutdownHooks`. */
@@ -39,26 +29,7 @@ export interface ShutdownHookOptions extends Pick<ShutdownOptions, 'timeoutMs'> 
 /** A numeric field kind on the bound fast path. */
 export type BoundFieldKind = 'int' | 'float'
 
-/** Items held in JavaScript before they cross to Rust in one call. */
-const MAX_PENDING_ITEMS = 1024
-const MAX_PENDING_BYTES = 1 << 20
 const BOUND_ROWS = 512
-
-/** State shared by a queue and its aliases. */
-interface Shared {
-  readonly native: native.NativeQueue
-  closed: boolean
-}
-
-/** Queues whose JavaScript-held items must be flushed if the process exits without `shutdown`. */
-const live = new Set<ScouterQueue>()
-let exitHookInstalled = false
-
-function flushLiveQueuesAtExit(): void {
-  for (const queue of live) queue[kExitFlush]()
-}
-
-const kExitFlush = Symbol('exitFlush')
 
 function toReport(reports: AliasReport[]): QueueReport {
   const byAlias: QueueReport = {}
@@ -71,32 +42,24 @@ function describe(value: unknown): string {
   return value.constructor?.name ?? 'an object'
 }
 
-function closedError(): ScouterQueueError {
-  return new ScouterQueueError('ERR_QUEUE_CLOSED', 'queue is closed: shutdown has started, nothing more is accepted')
-}
-
 /**
  * Publishes records for many aliases, each with its own profile, to one transport.
  * `insert` never blocks: records cross to a Rust worker per alias, which publishes them in the background.
  *
- * Emits `'error'` with a `ScouterQueueError` for problems in the background (a transport refusing,
- * a file that cannot be written); with no listener they are printed as process warnings instead.
+ * Events: `'error'` with a `ScouterQueueError` for problems in the background (a transport refusing,
+ * a file that cannot be written; with no listener they are printed as process warnings instead), and
+ * `'backpressure'` with a `BackpressureEvent` when a file queue's readers fall behind or catch up.
  *
  * @example
  * const queue = await ScouterQueue.fromPath({ credit: './profiles/credit.json' })
  * queue.get('credit').insert(Features.from({ age: 42, income: 5100.5 }))
  * const report = await queue.shutdown()
  */
-export class ScouterQueue extends EventEmitter {
-  readonly #shared: Shared
-  readonly #options: QueueOptions
+export class ScouterQueue extends NativeQueueOwner {
   readonly #aliases = new Map<string, AliasQueue>()
-  #shutdown: Promise<AliasReport[]> | undefined
 
   private constructor(nativeQueue: native.NativeQueue, options: QueueOptions) {
-    super()
-    this.#shared = { native: nativeQueue, closed: false }
-    this.#options = options
+    super(nativeQueue, options.exitTimeoutMs)
   }
 
   /**
@@ -117,47 +80,24 @@ export class ScouterQueue extends EventEmitter {
   }
 
   static async #start(aliases: object[], transport: TransportConfig = new FileQueueConfig(), options: QueueOptions = {}): Promise<ScouterQueue> {
-    const config = JSON.stringify({
-      aliases,
-      transport,
-      memoryBudgetBytes: options.memoryBudgetBytes,
-      overflow: options.overflow,
-    })
-    // Background errors can only come once the queue exists; the callback is bound before that.
     let queue: ScouterQueue | undefined
-    const onError = (error: native.NativeBackgroundError) => {
-      if (queue !== undefined) queue.#backgroundError(error)
-    }
-    try {
-      queue = new ScouterQueue(await callNative(() => native.startQueue(config, onError)), options)
-    } catch (error) {
-      throw fromNative(error)
-    }
-    live.add(queue)
-    if (!exitHookInstalled) {
-      process.on('exit', flushLiveQueuesAtExit)
-      exitHookInstalled = true
-    }
+    const config = { aliases, transport, memoryBudgetBytes: options.memoryBudgetBytes, overflow: options.overflow }
+    queue = new ScouterQueue(await NativeQueueOwner.startNative(config, () => queue), options)
     return queue
   }
 
   /** The aliases this queue was started with. */
   get aliases(): string[] {
-    return this.#shared.native.aliases()
-  }
-
-  /** Whether `shutdown` has begun (inserts then throw `ERR_QUEUE_CLOSED`). */
-  get closed(): boolean {
-    return this.#shared.closed
+    return this.shared.native.aliases()
   }
 
   /** The queue of one alias. Throws `ERR_UNKNOWN_ALIAS` for an alias the queue was not started with. */
   get(alias: string): AliasQueue {
     let queue = this.#aliases.get(alias)
     if (queue === undefined) {
-      const index = callNative(() => this.#shared.native.aliasIndex(alias))
-      const itemClass = this.#shared.native.entityType(index) === 'Feature' ? Features : Metrics
-      queue = new AliasQueue(this.#shared, alias, index, itemClass)
+      const index = callNative(() => this.shared.native.aliasIndex(alias))
+      const itemClass = this.shared.native.itemKind(index) === 'Metrics' ? Metrics : Features
+      queue = new AliasQueue(this.shared, alias, index, itemClass)
       this.#aliases.set(alias, queue)
     }
     return queue
@@ -165,7 +105,7 @@ export class ScouterQueue extends EventEmitter {
 
   /** The counters of every alias, now. */
   report(): QueueReport {
-    return toReport(this.#shared.native.report())
+    return toReport(this.shared.native.report())
   }
 
   /**
@@ -173,23 +113,8 @@ export class ScouterQueue extends EventEmitter {
    * resolves with the report. Calling it again returns the same report (a shorter timeout or an abort
    * still shortens the wait).
    */
-  async shutdown(options: ShutdownOptions = {}): Promise<QueueReport> {
-    const { signal } = options
-    const timeoutMs = signal?.aborted ? 0 : Math.max(0, Math.min(options.timeoutMs ?? 30_000, 0xffff_ffff))
-    if (this.#shutdown === undefined) {
-      this.#flushPending()
-      this.#shared.closed = true
-      live.delete(this)
-    }
-    const settling = this.#shared.native.shutdown(timeoutMs)
-    this.#shutdown ??= settling
-    const abort = () => void this.#shared.native.shutdown(0)
-    signal?.addEventListener('abort', abort, { once: true })
-    try {
-      return toReport(await this.#shutdown)
-    } finally {
-      signal?.removeEventListener('abort', abort)
-    }
+  async shutdown(options?: ShutdownOptions): Promise<QueueReport> {
+    return toReport(await this.settle(options))
   }
 
   /** `await using queue = await ScouterQueue.fromPath(...)` shuts the queue down at the end of the block. */
@@ -214,28 +139,8 @@ export class ScouterQueue extends EventEmitter {
     return remove
   }
 
-  /** @internal At process exit nothing async runs: cross what JavaScript holds and settle synchronously. */
-  [kExitFlush](): void {
-    try {
-      this.#flushPending()
-      this.#shared.closed = true
-      this.#shared.native.shutdownSync(this.#options.exitTimeoutMs ?? 5000)
-    } catch (error) {
-      process.stderr.write(`scouter-queue: flush at exit failed: ${fromNative(error)}\n`)
-    }
-  }
-
-  #flushPending(): void {
+  protected flushPending(): void {
     for (const queue of this.#aliases.values()) queue.flush()
-  }
-
-  #backgroundError(error: native.NativeBackgroundError): void {
-    const wrapped = new ScouterQueueError(error.code as ScouterQueueError['code'], error.message, {
-      alias: error.alias,
-      items: error.items,
-    })
-    if (this.listenerCount('error') > 0) this.emit('error', wrapped)
-    else process.emitWarning(`scouter-queue [${error.alias}] ${error.message}`, { code: error.code })
   }
 }
 
@@ -245,12 +150,8 @@ export class ScouterQueue extends EventEmitter {
 export class AliasQueue {
   readonly #shared: Shared
   readonly #index: number
-  // One growing string rather than an array to join: V8 keeps it as a rope
-  // and Node-API flattens it once when it crosses, which costs a third of a join.
-  #pending = ''
-  #pendingCount = 0
-  #scheduled = false
-  #bound: BoundQueue[] = []
+  readonly #lines: LineBuffer
+  readonly #bound: BoundQueue[] = []
   readonly #itemClass: typeof Features | typeof Metrics
   /** The alias. */
   readonly alias: string
@@ -261,6 +162,7 @@ export class AliasQueue {
     this.alias = alias
     this.#index = index
     this.#itemClass = itemClass
+    this.#lines = new LineBuffer(shared, index)
   }
 
   /**
@@ -268,16 +170,10 @@ export class AliasQueue {
    * `ERR_INVALID_ITEM` for anything else, and `ERR_QUEUE_CLOSED` after shutdown began.
    */
   insert(item: Features | Metrics): void {
-    if (this.#shared.closed) throw closedError()
     if (!(item instanceof this.#itemClass)) {
-      throw new ScouterQueueError('ERR_INVALID_ITEM', `insert() into '${this.alias}' takes ${this.#itemClass.name}, got ${describe(item)}`, { alias: this.alias })
+      throw invalidItem(this.alias, `insert() into '${this.alias}' takes ${this.#itemClass.name}, got ${describe(item)}`)
     }
-    this.#pending = this.#pendingCount++ === 0 ? item.encoded : this.#pending + '\n' + item.encoded
-    if (this.#pendingCount >= MAX_PENDING_ITEMS || this.#pending.length >= MAX_PENDING_BYTES) this.flush()
-    else if (!this.#scheduled) {
-      this.#scheduled = true
-      queueMicrotask(() => this.flush())
-    }
+    this.#lines.push(item.encoded)
   }
 
   /**
@@ -291,9 +187,7 @@ export class AliasQueue {
     const list = Array.isArray(fields)
       ? fields.map((name) => ({ name: String(name), kind: 'float' as const }))
       : Object.entries(fields as Record<string, BoundFieldKind>).map(([name, kind]) => {
-          if (kind !== 'int' && kind !== 'float') {
-            throw new ScouterQueueError('ERR_INVALID_ITEM', `bind(): '${name}' must be 'int' or 'float', got ${String(kind)}`)
-          }
+          if (kind !== 'int' && kind !== 'float') throw invalidItem(this.alias, `bind(): '${name}' must be 'int' or 'float', got ${String(kind)}`)
           return { name, kind }
         })
     const schema = callNative(() => this.#shared.native.bind(this.#index, list as native.BoundField[]))
@@ -304,14 +198,7 @@ export class AliasQueue {
 
   /** Moves the items held in JavaScript into the queue's worker now (done automatically every tick). */
   flush(): void {
-    this.#scheduled = false
-    if (this.#pendingCount > 0) {
-      const lines = this.#pending
-      const count = this.#pendingCount
-      this.#pending = ''
-      this.#pendingCount = 0
-      callNative(() => this.#shared.native.push(this.#index, lines, count))
-    }
+    this.#lines.flush()
     for (const bound of this.#bound) bound.flush()
   }
 }
@@ -326,9 +213,10 @@ export class BoundQueue {
   readonly #schema: number
   readonly #width: number
   readonly #ints: boolean[]
-  #values: Float64Array
+  readonly #values: Float64Array
   #rows = 0
   #scheduled = false
+  readonly #flush = () => this.flush()
   /** The alias. */
   readonly alias: string
   /** The field names, in insert order. */
@@ -350,21 +238,19 @@ export class BoundQueue {
   insert(values: ArrayLike<number>): void {
     if (this.#shared.closed) throw closedError()
     const width = this.#width
-    if (values.length !== width) {
-      throw new ScouterQueueError('ERR_INVALID_ITEM', `'${this.alias}' is bound to ${width} fields, got ${values.length} values`, { alias: this.alias })
-    }
+    if (values.length !== width) throw invalidItem(this.alias, `'${this.alias}' is bound to ${width} fields, got ${values.length} values`)
     const offset = this.#rows * width
     for (let i = 0; i < width; i++) {
       const value = values[i]
       if (typeof value !== 'number' || (this.#ints[i] && !Number.isSafeInteger(value))) {
-        throw new ScouterQueueError('ERR_INVALID_ITEM', `'${this.alias}' field '${this.fields[i]}' needs ${this.#ints[i] ? 'an integer' : 'a number'}, got ${String(value)}`, { alias: this.alias })
+        throw invalidItem(this.alias, `'${this.alias}' field '${this.fields[i]}' needs ${this.#ints[i] ? 'an integer' : 'a number'}, got ${String(value)}`)
       }
       this.#values[offset + i] = value
     }
     if (++this.#rows === BOUND_ROWS) this.flush()
     else if (!this.#scheduled) {
       this.#scheduled = true
-      queueMicrotask(() => this.flush())
+      queueMicrotask(this.#flush)
     }
   }
 

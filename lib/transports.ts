@@ -10,6 +10,8 @@ export interface FileQueueOptions {
   commitEveryRows?: number
   /** ...and every this many milliseconds, so a killed process loses at most this window. Default 200. */
   commitEveryMs?: number
+  /** While this many batches wait for readers, records are held in memory (within the budget). Default: no limit. */
+  maxReadyFiles?: number
 }
 
 /**

@@ -1,13 +1,14 @@
-//! File queue functions: listing and reading batches, and taking them.
+//! File queue functions: listing, reading, taking and recovering batches.
 
 use std::path::PathBuf;
 
 use napi::bindgen_prelude::Object;
 use napi::Env;
 use napi_derive::napi;
-use scouter_queue_core::filequeue::{self, FileQueueOptions};
+use scouter_queue_core::filequeue::{self, FileQueueOptions, Reader};
+use scouter_queue_core::runtime;
 
-use crate::errors::IntoJs;
+use crate::errors::{to_js, IntoJs};
 use crate::promise::spawn_promise;
 
 /// A batch file of a file queue.
@@ -22,11 +23,22 @@ pub struct BatchInfo {
     pub bytes: f64,
 }
 
-/// A batch taken by this process: its file is now `unload_*`.
+/// A file recovery set aside, and why.
 #[napi(object)]
-pub struct TakenBatch {
+pub struct SetAside {
     pub path: String,
-    pub rows: Vec<String>,
+    pub reason: String,
+}
+
+/// What one recovery pass did.
+#[napi(object)]
+pub struct RecoveryReport {
+    /// Batches of dead writers or readers, ready again.
+    pub returned: Vec<String>,
+    /// Batches of dead readers that had handled every row, deleted.
+    pub finished: Vec<String>,
+    /// Files moved to `aside/`, each with a `.reason` file beside it.
+    pub set_aside: Vec<SetAside>,
 }
 
 /// Lists the batch files of `<dir>/<name>`, oldest first.
@@ -45,7 +57,7 @@ pub fn list_batches(dir: String, name: String) -> napi::Result<Vec<BatchInfo>> {
         .collect())
 }
 
-/// Reads a batch's committed rows without taking it.
+/// Reads a batch's rows still to deliver, without taking it.
 #[napi]
 pub fn read_batch(path: String) -> napi::Result<Vec<String>> {
     filequeue::read_rows(&PathBuf::from(path)).into_js()
@@ -55,16 +67,82 @@ pub fn read_batch(path: String) -> napi::Result<Vec<String>> {
 #[napi(ts_return_type = "Promise<TakenBatch | null>")]
 pub fn take_batch<'env>(env: &'env Env, dir: String, name: String) -> napi::Result<Object<'env>> {
     spawn_promise(env, async move {
-        let taken = filequeue::take_next_batch(FileQueueOptions::new(dir, name)).await?;
-        Ok(taken.map(|t| TakenBatch {
-            path: t.path.display().to_string(),
-            rows: t.rows,
-        }))
+        let reader = Reader::new(&FileQueueOptions::new(dir, name));
+        let taken = runtime::blocking(move || reader.take_next()).await?;
+        Ok(taken.map(|inner| TakenBatch { inner: Some(inner) }))
     })
 }
 
-/// Deletes a batch taken with `takeBatch`, once all its rows are handled.
+/// Returns the batches of dead processes to `ready` and sets aside what cannot be read.
+#[napi(ts_return_type = "Promise<RecoveryReport>")]
+pub fn recover_queue<'env>(env: &'env Env, dir: String, name: String) -> napi::Result<Object<'env>> {
+    spawn_promise(env, async move {
+        let queue_dir = PathBuf::from(dir).join(name);
+        let recovered = runtime::blocking(move || filequeue::recover(&queue_dir)).await?;
+        Ok(RecoveryReport {
+            returned: recovered.returned.iter().map(|p| p.display().to_string()).collect(),
+            finished: recovered.finished.iter().map(|p| p.display().to_string()).collect(),
+            set_aside: recovered
+                .set_aside
+                .into_iter()
+                .map(|(path, reason)| SetAside { path: path.display().to_string(), reason })
+                .collect(),
+        })
+    })
+}
+
+/// A batch this process took: it owns the `unload_*` file until `finish`.
 #[napi]
-pub fn finish_batch(path: String) -> napi::Result<()> {
-    filequeue::finish_batch(&PathBuf::from(path)).into_js()
+pub struct TakenBatch {
+    inner: Option<filequeue::TakenBatch>,
+}
+
+#[napi]
+impl TakenBatch {
+    fn inner(&self) -> napi::Result<&filequeue::TakenBatch> {
+        self.inner
+            .as_ref()
+            .ok_or_else(|| napi::Error::from_reason("ERR_FILE_QUEUE: this batch is already finished"))
+    }
+
+    #[napi(getter)]
+    pub fn path(&self) -> napi::Result<String> {
+        Ok(self.inner()?.path.display().to_string())
+    }
+
+    /// The rows still to handle, in order.
+    #[napi]
+    pub fn rows(&self) -> napi::Result<Vec<String>> {
+        Ok(self.inner()?.rows.iter().map(|r| r.data.clone()).collect())
+    }
+
+    /// The row ids of `rows()`, for `checkpoint`.
+    #[napi]
+    pub fn row_ids(&self) -> napi::Result<Vec<i64>> {
+        Ok(self.inner()?.rows.iter().map(|r| r.rowid).collect())
+    }
+
+    /// Records that every row up to `rowId` is handled.
+    #[napi]
+    pub fn checkpoint(&self, row_id: i64) -> napi::Result<()> {
+        self.inner()?.checkpoint(row_id).into_js()
+    }
+
+    /// Gives the batch back to other readers, to resume after the last checkpoint.
+    #[napi]
+    pub fn release(&mut self) -> napi::Result<()> {
+        match self.inner.take() {
+            Some(batch) => batch.release().map_err(to_js),
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes the batch; every row is handled.
+    #[napi]
+    pub fn finish(&mut self) -> napi::Result<()> {
+        match self.inner.take() {
+            Some(batch) => batch.finish().map_err(to_js),
+            None => Ok(()),
+        }
+    }
 }

@@ -10,8 +10,8 @@ use napi_derive::napi;
 use scouter_queue_core::bus::ValueKind;
 use scouter_queue_core::config::QueueConfig;
 use scouter_queue_core::queue::ScouterQueue;
-use scouter_queue_core::record::EntityType;
-use scouter_queue_core::report::{self, BackgroundError};
+use scouter_queue_core::encoding::ItemKind;
+use scouter_queue_core::report::{self, QueueEvent};
 use scouter_queue_core::runtime;
 
 use crate::errors::IntoJs;
@@ -27,6 +27,8 @@ pub struct AliasReport {
     pub dropped: f64,
     pub failed: f64,
     pub queued_bytes: f64,
+    /// Whether the transport holds records back (file queue readers are behind).
+    pub backpressured: bool,
 }
 
 impl From<report::AliasReport> for AliasReport {
@@ -39,17 +41,44 @@ impl From<report::AliasReport> for AliasReport {
             dropped: r.dropped as f64,
             failed: r.failed as f64,
             queued_bytes: r.queued_bytes as f64,
+            backpressured: r.backpressured,
         }
     }
 }
 
-/// A problem in a queue's background work.
+/// What a queue tells the application from the background.
 #[napi(object)]
-pub struct NativeBackgroundError {
+pub struct NativeQueueEvent {
+    /// `error` (with code, message, items) or `backpressure` (with active).
+    pub kind: String,
     pub alias: String,
-    pub code: String,
-    pub message: String,
-    pub items: f64,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub items: Option<f64>,
+    pub active: Option<bool>,
+}
+
+impl From<QueueEvent> for NativeQueueEvent {
+    fn from(event: QueueEvent) -> Self {
+        match event {
+            QueueEvent::Error(e) => NativeQueueEvent {
+                kind: "error".into(),
+                alias: e.alias,
+                code: Some(e.code.to_owned()),
+                message: Some(e.message),
+                items: Some(e.items as f64),
+                active: None,
+            },
+            QueueEvent::Backpressure { alias, active } => NativeQueueEvent {
+                kind: "backpressure".into(),
+                alias,
+                code: None,
+                message: None,
+                items: None,
+                active: Some(active),
+            },
+        }
+    }
 }
 
 /// The kind of a value on the bound fast path.
@@ -66,37 +95,29 @@ pub struct BoundField {
     pub kind: BoundKind,
 }
 
-type ErrorCallback = ThreadsafeFunction<NativeBackgroundError, (), NativeBackgroundError, napi::Status, false, true>;
+type EventCallback = ThreadsafeFunction<NativeQueueEvent, (), NativeQueueEvent, napi::Status, false, true>;
 
 #[napi]
 pub struct NativeQueue {
     inner: Arc<ScouterQueue>,
 }
 
-/// Starts a queue from its JSON configuration. Background errors are
-/// passed to `onError`, which does not keep the process alive.
+/// Starts a queue from its JSON configuration. Background events are
+/// passed to `onEvent`, which does not keep the process alive.
 #[napi(ts_return_type = "Promise<NativeQueue>")]
 pub fn start_queue<'env>(
     env: &'env Env,
     config_json: String,
-    on_error: Function<'env, NativeBackgroundError, ()>,
+    on_event: Function<'env, NativeQueueEvent, ()>,
 ) -> napi::Result<Object<'env>> {
     let config = QueueConfig::from_json(&config_json).into_js()?;
-    let callback: ErrorCallback = on_error
+    let callback: EventCallback = on_event
         .build_threadsafe_function()
         .callee_handled::<false>()
         .weak::<true>()
         .build()?;
-    let listener: report::ErrorListener = Arc::new(move |e: BackgroundError| {
-        callback.call(
-            NativeBackgroundError {
-                alias: e.alias,
-                code: e.code.to_owned(),
-                message: e.message,
-                items: e.items as f64,
-            },
-            ThreadsafeFunctionCallMode::NonBlocking,
-        );
+    let listener: report::EventListener = Arc::new(move |event: QueueEvent| {
+        callback.call(event.into(), ThreadsafeFunctionCallMode::NonBlocking);
     });
     spawn_promise(env, async move {
         let queue = ScouterQueue::start(config, listener).await?;
@@ -112,13 +133,14 @@ impl NativeQueue {
         self.inner.alias_index(&alias).map(|i| i as u32).into_js()
     }
 
-    /// `'Feature'` or `'Metric'`: the kind of item an alias takes.
-    #[napi(ts_return_type = "'Feature' | 'Metric'")]
-    pub fn entity_type(&self, alias: u32) -> napi::Result<&'static str> {
+    /// The kind of item an alias takes.
+    #[napi(ts_return_type = "'Features' | 'Metrics' | 'Json'")]
+    pub fn item_kind(&self, alias: u32) -> napi::Result<&'static str> {
         let bus = self.inner.bus(alias as usize).into_js()?;
-        Ok(match bus.entity {
-            EntityType::Feature => "Feature",
-            EntityType::Metric => "Metric",
+        Ok(match bus.kind {
+            ItemKind::Features => "Features",
+            ItemKind::Metrics => "Metrics",
+            ItemKind::Json => "Json",
         })
     }
 

@@ -9,9 +9,9 @@ use chrono::Utc;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::config::OverflowPolicy;
-use crate::encoding::decode_item;
+use crate::encoding::{decode_item, ItemKind};
 use crate::error::{Error, Result};
-use crate::record::{timestamp, EntityType, Feature, FloatFeature, IntFeature, Item};
+use crate::record::{timestamp, Feature, FloatFeature, IntFeature, Item};
 use crate::report::Counters;
 
 /// The kind of a value in a bound schema.
@@ -56,9 +56,9 @@ pub enum Payload {
 
 impl Batch {
     /// Decodes every item, calling `each` with it or with why it is bad.
-    pub fn decode(&self, entity: EntityType, mut each: impl FnMut(Result<Item, String>)) {
+    pub fn decode(&self, kind: ItemKind, mut each: impl FnMut(Result<Item, String>)) {
         match &self.payload {
-            Payload::Lines(text) => text.lines().for_each(|line| each(decode_item(entity, line))),
+            Payload::Lines(text) => text.lines().for_each(|line| each(decode_item(kind, line))),
             Payload::Values { schema, values } => {
                 for row in values.chunks_exact(schema.fields.len().max(1)) {
                     let features = schema
@@ -79,7 +79,7 @@ impl Batch {
 
 pub struct QueueBus {
     pub alias: String,
-    pub entity: EntityType,
+    pub kind: ItemKind,
     pub counters: Arc<Counters>,
     budget_bytes: u64,
     overflow: OverflowPolicy,
@@ -97,7 +97,7 @@ struct Senders {
 impl QueueBus {
     pub(crate) fn new(
         alias: String,
-        entity: EntityType,
+        kind: ItemKind,
         counters: Arc<Counters>,
         budget_bytes: u64,
         overflow: OverflowPolicy,
@@ -106,7 +106,7 @@ impl QueueBus {
     ) -> Self {
         QueueBus {
             alias,
-            entity,
+            kind,
             counters,
             budget_bytes,
             overflow,
@@ -143,8 +143,8 @@ impl QueueBus {
 
     /// Fixes feature names and kinds for the numeric fast path.
     pub fn bind(&self, fields: Vec<(String, ValueKind)>) -> Result<u32> {
-        if self.entity != EntityType::Feature {
-            return Err(self.invalid("only feature queues can be bound; this one takes metrics".into()));
+        if self.kind != ItemKind::Features {
+            return Err(self.invalid("only feature queues can be bound".into()));
         }
         if fields.is_empty() {
             return Err(self.invalid("a bound schema needs at least one field".into()));

@@ -16,8 +16,11 @@ pub struct AliasSpec {
     pub alias: String,
     /// A profile file to read...
     pub path: Option<PathBuf>,
-    /// ...or the profile itself.
+    /// ...or the profile itself...
     pub profile: Option<serde_json::Value>,
+    /// ...or none: a plain file queue of JSON rows, stored as they are.
+    #[serde(default)]
+    pub json: bool,
 }
 
 /// Everything `ScouterQueue::start` needs.

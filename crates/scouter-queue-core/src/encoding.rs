@@ -13,22 +13,39 @@ use std::fmt;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use crate::record::{EntityType, Feature, FloatFeature, IntFeature, Item, Metric, StringFeature};
+use crate::record::{Feature, FloatFeature, IntFeature, Item, Metric, StringFeature};
 
 /// Integers beyond this are not exact in JavaScript, so they arrive as floats
 /// unless stated as `{"Int": "..."}`.
 const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
+/// What an alias's items are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    /// `Features`, for Psi and Spc profiles.
+    Features,
+    /// `Metrics`, for Custom profiles.
+    Metrics,
+    /// Any JSON value, stored as it is (a plain file queue).
+    Json,
+}
+
 /// Decodes one item of the given kind.
-pub fn decode_item(entity: EntityType, line: &str) -> Result<Item, String> {
-    let entries = entries(line).map_err(|e| format!("cannot decode item {}: {e}", truncate(line, 120)))?;
-    match entity {
-        EntityType::Feature => entries
+pub fn decode_item(kind: ItemKind, line: &str) -> Result<Item, String> {
+    let cannot = |e: serde_json::Error| format!("cannot decode item {}: {e}", truncate(line, 120));
+    match kind {
+        ItemKind::Json => {
+            serde_json::from_str::<serde::de::IgnoredAny>(line).map_err(cannot)?;
+            Ok(Item::Json(line.to_owned()))
+        }
+        ItemKind::Features => entries(line)
+            .map_err(cannot)?
             .into_iter()
             .filter_map(|(name, value)| feature(name, value).transpose())
             .collect::<Result<_, _>>()
             .map(Item::Features),
-        EntityType::Metric => entries
+        ItemKind::Metrics => entries(line)
+            .map_err(cannot)?
             .into_iter()
             .map(|(name, value)| Ok(Metric { value: float(&name, &value)?, name }))
             .collect::<Result<_, _>>()
@@ -116,7 +133,7 @@ mod tests {
     use super::*;
 
     fn features(line: &str) -> Vec<Feature> {
-        match decode_item(EntityType::Feature, line).unwrap() {
+        match decode_item(ItemKind::Features, line).unwrap() {
             Item::Features(f) => f,
             other => panic!("features expected, got {other:?}"),
         }
@@ -161,16 +178,23 @@ mod tests {
 
     #[test]
     fn metrics_are_floats() {
-        let Item::Metrics(m) = decode_item(EntityType::Metric, r#"{"mape":1,"mae":"inf"}"#).unwrap() else { panic!() };
+        let Item::Metrics(m) = decode_item(ItemKind::Metrics, r#"{"mape":1,"mae":"inf"}"#).unwrap() else { panic!() };
         assert_eq!(m[0], Metric { name: "mape".into(), value: 1.0 });
         assert_eq!(m[1].value, f64::INFINITY);
     }
 
     #[test]
+    fn json_rows_are_kept_as_they_are_once_checked() {
+        assert_eq!(decode_item(ItemKind::Json, r#"{"any":[1,"json"]}"#).unwrap(), Item::Json(r#"{"any":[1,"json"]}"#.into()));
+        assert_eq!(decode_item(ItemKind::Json, "42").unwrap(), Item::Json("42".into()));
+        assert!(decode_item(ItemKind::Json, "{oops").is_err());
+    }
+
+    #[test]
     fn rejects_garbage_without_panicking() {
         for bad in ["not json", "[1,2]", r#"{"a":[1]}"#, r#"{"a":{"Int":1.5}}"#, r#"{"a":{"Int":1,"Float":2}}"#, r#"{"a":1} trailing"#] {
-            assert!(decode_item(EntityType::Feature, bad).is_err(), "{bad}");
+            assert!(decode_item(ItemKind::Features, bad).is_err(), "{bad}");
         }
-        assert!(decode_item(EntityType::Metric, r#"{"m":"x"}"#).is_err());
+        assert!(decode_item(ItemKind::Metrics, r#"{"m":"x"}"#).is_err());
     }
 }

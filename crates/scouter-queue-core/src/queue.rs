@@ -6,12 +6,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::aggregate::RawAggregator;
+use crate::aggregate::{Aggregator, PassthroughAggregator, RawAggregator};
 use crate::bus::QueueBus;
-use crate::config::{QueueConfig, TransportConfig};
+use crate::config::{AliasSpec, QueueConfig, TransportConfig};
+use crate::encoding::ItemKind;
 use crate::error::{Error, Result};
 use crate::profile::Profile;
-use crate::report::{AliasReport, Counters, ErrorListener};
+use crate::record::EntityType;
+use crate::report::{AliasReport, Counters, EventListener};
 use crate::transport::{FileProducer, Producer};
 use crate::worker::{Role, WorkerParts};
 
@@ -27,19 +29,8 @@ impl ScouterQueue {
     /// Loads every profile, starts every alias's workers on the shared
     /// runtime, and returns once each transport is ready. Must be called
     /// from within the runtime.
-    pub async fn start(config: QueueConfig, on_error: ErrorListener) -> Result<ScouterQueue> {
-        let profiles = config
-            .aliases
-            .iter()
-            .map(|spec| match (&spec.path, &spec.profile) {
-                (Some(path), None) => Profile::from_path(&spec.alias, path),
-                (None, Some(doc)) => Profile::from_json(&spec.alias, "<inline profile>", &doc.to_string()),
-                _ => Err(Error::InvalidConfig(format!(
-                    "alias '{}' needs exactly one of a profile path or a profile",
-                    spec.alias
-                ))),
-            })
-            .collect::<Result<Vec<_>>>()?;
+    pub async fn start(config: QueueConfig, on_event: EventListener) -> Result<ScouterQueue> {
+        let aliases = config.aliases.iter().map(Alias::load).collect::<Result<Vec<_>>>()?;
 
         let (deadline, _) = watch::channel(None);
         let mut queue = ScouterQueue {
@@ -48,17 +39,17 @@ impl ScouterQueue {
             deadline,
             finished: Vec::new(),
         };
-        for profile in profiles {
-            if queue.index.contains_key(&profile.alias) {
-                return Err(Error::InvalidConfig(format!("alias '{}' is given twice", profile.alias)));
+        for alias in aliases {
+            if queue.index.contains_key(&alias.name) {
+                return Err(Error::InvalidConfig(format!("alias '{}' is given twice", alias.name)));
             }
             let bus = match &config.transport {
                 TransportConfig::File(file) => {
-                    let producer = file.queue(&profile.alias).and_then(FileProducer::new);
-                    queue.start_alias(&config, &profile, producer, &on_error)?
+                    let producer = file.queue(&alias.name).and_then(FileProducer::new);
+                    queue.start_alias(&config, &alias, producer, &on_event)?
                 }
             };
-            queue.index.insert(profile.alias.clone(), queue.buses.len());
+            queue.index.insert(alias.name.clone(), queue.buses.len());
             queue.buses.push(bus);
         }
         Ok(queue)
@@ -67,17 +58,17 @@ impl ScouterQueue {
     fn start_alias<P: Producer>(
         &mut self,
         config: &QueueConfig,
-        profile: &Profile,
+        alias: &Alias,
         producer: Result<P>,
-        on_error: &ErrorListener,
+        on_event: &EventListener,
     ) -> Result<QueueBus> {
         let start_failed = |e: Error| Error::StartFailed {
-            alias: profile.alias.clone(),
+            alias: alias.name.clone(),
             reason: e.to_string(),
         };
         let producer = producer.map_err(start_failed)?;
         let spill_producer = config
-            .spill_queue(&profile.alias)
+            .spill_queue(&alias.name)
             .and_then(FileProducer::new)
             .map_err(start_failed)?;
 
@@ -85,12 +76,12 @@ impl ScouterQueue {
         let (worker_tx, worker_rx) = mpsc::unbounded_channel();
         let (spill_tx, spill_rx) = mpsc::unbounded_channel();
         let worker = |role| WorkerParts {
-            alias: profile.alias.clone(),
-            entity: profile.drift_type.entity(),
+            alias: alias.name.clone(),
+            kind: alias.kind,
             counters: counters.clone(),
-            aggregator: Box::new(RawAggregator::new(profile.identity.clone())),
+            aggregator: alias.aggregator(),
             role,
-            on_error: on_error.clone(),
+            on_event: on_event.clone(),
             deadline: self.deadline.subscribe(),
         };
         let main = worker(Role::Main { spill: spill_tx.clone() }).with(producer);
@@ -98,8 +89,8 @@ impl ScouterQueue {
         self.finished.push(spawn_watched(main.run(worker_rx)));
         self.finished.push(spawn_watched(spill.run(spill_rx)));
         Ok(QueueBus::new(
-            profile.alias.clone(),
-            profile.drift_type.entity(),
+            alias.name.clone(),
+            alias.kind,
             counters,
             config.memory_budget_bytes,
             config.overflow,
@@ -151,6 +142,42 @@ impl ScouterQueue {
             let _ = finished.clone().wait_for(|done| *done).await;
         }
         self.report()
+    }
+}
+
+/// One alias as configured: its profile, or none for a plain file queue.
+struct Alias {
+    name: String,
+    kind: ItemKind,
+    profile: Option<Profile>,
+}
+
+impl Alias {
+    fn load(spec: &AliasSpec) -> Result<Alias> {
+        let profile = match (&spec.path, &spec.profile, spec.json) {
+            (Some(path), None, false) => Some(Profile::from_path(&spec.alias, path)?),
+            (None, Some(doc), false) => Some(Profile::from_json(&spec.alias, "<inline profile>", &doc.to_string())?),
+            (None, None, true) => None,
+            _ => {
+                return Err(Error::InvalidConfig(format!(
+                    "alias '{}' needs exactly one of a profile path, a profile, or `json: true`",
+                    spec.alias
+                )))
+            }
+        };
+        let kind = match &profile {
+            Some(profile) if profile.drift_type.entity() == EntityType::Metric => ItemKind::Metrics,
+            Some(_) => ItemKind::Features,
+            None => ItemKind::Json,
+        };
+        Ok(Alias { name: spec.alias.clone(), kind, profile })
+    }
+
+    fn aggregator(&self) -> Box<dyn Aggregator> {
+        match &self.profile {
+            Some(profile) => Box::new(RawAggregator::new(profile.identity.clone())),
+            None => Box::new(PassthroughAggregator),
+        }
     }
 }
 

@@ -62,6 +62,8 @@ pub enum EntityType {
 pub enum Item {
     Features(Vec<Feature>),
     Metrics(Vec<Metric>),
+    /// A row of a plain file queue: JSON text, kept as it is.
+    Json(String),
 }
 
 /// Where a queue's records come from: the profile's identity.

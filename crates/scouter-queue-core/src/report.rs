@@ -1,7 +1,7 @@
 //! Per-alias counters, kept as atomics so the report (and later the queue
 //! manager's metrics) read them without locks while workers run.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 /// Live counters of one alias. Items are counted where they end:
 /// `inserted = published + spilled + dropped + failed + in flight`.
@@ -18,6 +18,8 @@ pub struct Counters {
     pub failed: AtomicU64,
     /// Bytes accepted by `insert` and not yet handed to the transport.
     pub queued_bytes: AtomicU64,
+    /// Whether the transport holds back (file queue readers are behind).
+    pub backpressured: AtomicBool,
 }
 
 impl Counters {
@@ -36,6 +38,7 @@ impl Counters {
             dropped: self.dropped.load(Relaxed),
             failed: self.failed.load(Relaxed),
             queued_bytes: self.queued_bytes.load(Relaxed),
+            backpressured: self.backpressured.load(Relaxed),
         }
     }
 }
@@ -50,6 +53,7 @@ pub struct AliasReport {
     pub dropped: u64,
     pub failed: u64,
     pub queued_bytes: u64,
+    pub backpressured: bool,
 }
 
 /// A problem in the background, for the application's error listener.
@@ -62,5 +66,13 @@ pub struct BackgroundError {
     pub items: u64,
 }
 
-/// Receives background errors; called from worker threads, so it must not block.
-pub type ErrorListener = std::sync::Arc<dyn Fn(BackgroundError) + Send + Sync>;
+/// What a queue tells the application from the background.
+#[derive(Debug, Clone)]
+pub enum QueueEvent {
+    Error(BackgroundError),
+    /// The transport started (`true`) or stopped (`false`) holding back.
+    Backpressure { alias: String, active: bool },
+}
+
+/// Receives queue events; called from worker threads, so it must not block.
+pub type EventListener = std::sync::Arc<dyn Fn(QueueEvent) + Send + Sync>;

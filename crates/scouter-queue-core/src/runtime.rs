@@ -49,6 +49,14 @@ pub fn get() -> Result<&'static Runtime> {
     Ok(RUNTIME.get_or_init(|| built))
 }
 
+/// Runs file work off the async threads (renames, SQLite reads), for the
+/// binding's promises.
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::InvalidConfig(format!("a background task failed: {e}")))?
+}
+
 fn threads_from_env() -> usize {
     std::env::var("SCOUTER_QUEUE_WORKER_THREADS")
         .ok()

@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 use crate::aggregate::{Aggregator, Message};
 use crate::bus::{Batch, Input};
-use crate::record::EntityType;
-use crate::report::{BackgroundError, Counters, ErrorListener};
+use crate::encoding::ItemKind;
+use crate::report::{BackgroundError, Counters, EventListener, QueueEvent};
 use crate::transport::{Delivery, Producer};
 
 /// How long a worker whose intake closed without a shutdown deadline (the
@@ -28,12 +28,12 @@ pub(crate) enum Role {
 
 pub(crate) struct Worker<P> {
     alias: String,
-    entity: EntityType,
+    kind: ItemKind,
     counters: Arc<Counters>,
     aggregator: Box<dyn Aggregator>,
     producer: P,
     role: Role,
-    on_error: ErrorListener,
+    on_event: EventListener,
     /// Set by shutdown: the time by which everything must be settled.
     deadline: watch::Receiver<Option<Instant>>,
 }
@@ -42,18 +42,18 @@ pub(crate) struct Worker<P> {
 /// and the spill worker whatever their producer types.
 pub(crate) struct WorkerParts {
     pub alias: String,
-    pub entity: EntityType,
+    pub kind: ItemKind,
     pub counters: Arc<Counters>,
     pub aggregator: Box<dyn Aggregator>,
     pub role: Role,
-    pub on_error: ErrorListener,
+    pub on_event: EventListener,
     pub deadline: watch::Receiver<Option<Instant>>,
 }
 
 impl WorkerParts {
     pub(crate) fn with<P: Producer>(self, producer: P) -> Worker<P> {
-        let WorkerParts { alias, entity, counters, aggregator, role, on_error, deadline } = self;
-        Worker { alias, entity, counters, aggregator, producer, role, on_error, deadline }
+        let WorkerParts { alias, kind, counters, aggregator, role, on_event, deadline } = self;
+        Worker { alias, kind, counters, aggregator, producer, role, on_event, deadline }
     }
 }
 
@@ -61,14 +61,20 @@ impl<P: Producer> Worker<P> {
     /// Runs until every sender of `rx` is gone and the channel is drained,
     /// then publishes what is left.
     pub(crate) async fn run(mut self, mut rx: UnboundedReceiver<Input>) {
+        // A producer that holds back leaves items in the channel (within the
+        // memory budget); shutdown is then the one thing that must still wake us.
+        let mut shutdown = self.deadline.clone();
+        let mut shutdown_pending = true;
         loop {
             let due = earliest(self.producer.next_due(), self.aggregator.next_due());
+            let take_more = self.producer.accepting() || self.deadline.borrow().is_some();
             tokio::select! {
-                input = rx.recv() => match input {
+                input = rx.recv(), if take_more => match input {
                     Some(Input::Items(batch)) => self.take_batch(batch).await,
                     Some(Input::Messages(messages)) => self.deliver(messages).await,
                     None => break,
                 },
+                changed = shutdown.changed(), if shutdown_pending => shutdown_pending = changed.is_ok(),
                 _ = sleep_until(due) => self.tick().await,
             }
         }
@@ -79,7 +85,7 @@ impl<P: Producer> Worker<P> {
         let mut messages = Vec::new();
         let (mut bad, mut first_reason) = (0u64, None);
         let aggregator = &mut self.aggregator;
-        batch.decode(self.entity, |item| {
+        batch.decode(self.kind, |item| {
             if let Err(reason) = item.and_then(|item| aggregator.add(item, &batch.inserted_at, &mut messages)) {
                 bad += 1;
                 first_reason.get_or_insert(reason);
@@ -125,11 +131,15 @@ impl<P: Producer> Worker<P> {
     }
 
     fn settle(&mut self, delivery: Delivery) {
-        let Delivery { published, failed, undelivered, error } = delivery;
+        let Delivery { published, failed, undelivered, error, backpressured } = delivery;
         Counters::add(self.delivered_counter(), published);
         Counters::add(&self.counters.failed, failed);
         if let Some(error) = error {
             self.report(error.code(), error.to_string(), failed);
+        }
+        if let Some(active) = backpressured {
+            self.counters.backpressured.store(active, Relaxed);
+            (self.on_event)(QueueEvent::Backpressure { alias: self.alias.clone(), active });
         }
         self.spill(undelivered);
     }
@@ -161,12 +171,12 @@ impl<P: Producer> Worker<P> {
     }
 
     fn report(&self, code: &'static str, message: String, items: u64) {
-        (self.on_error)(BackgroundError {
+        (self.on_event)(QueueEvent::Error(BackgroundError {
             alias: self.alias.clone(),
             code,
             message,
             items,
-        });
+        }));
     }
 }
 

@@ -2,8 +2,10 @@
 //! inserted items into the messages the transport carries. A queue without
 //! drift aggregation publishes each item as a raw record.
 
+mod passthrough;
 mod raw;
 
+pub use passthrough::PassthroughAggregator;
 pub use raw::RawAggregator;
 
 use std::time::Instant;

@@ -19,6 +19,7 @@ impl Aggregator for RawAggregator {
         let (entity_type, features, metrics) = match &item {
             Item::Features(f) => (EntityType::Feature, Some(f.as_slice()), None),
             Item::Metrics(m) => (EntityType::Metric, None, Some(m.as_slice())),
+            Item::Json(_) => return Err("a JSON row cannot be a record of a profile's queue".into()),
         };
         let record = RawRecord {
             created_at: inserted_at,

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use names::{BatchName, BatchState};
-pub use reader::{list_batches, read_rows, take_next_batch, BatchInfo, Reader, Row, TakenBatch};
+pub use reader::{list_batches, read_rows, BatchInfo, Reader, Row, TakenBatch};
 pub use recovery::{recover, Recovered};
 pub use writer::{WriteOutcome, Writer};
 

@@ -99,6 +99,18 @@ impl TakenBatch {
             .map_err(sqlite_error(&self.path))
     }
 
+    /// Gives the batch back to other readers (after its last checkpoint).
+    pub fn release(self) -> Result<()> {
+        let TakenBatch { path, conn, owner, .. } = self;
+        drop(conn);
+        let ready = BatchName::from_path(&path)
+            .map(|name| path.with_file_name(name.with_state(BatchState::Ready).to_string()))
+            .ok_or_else(|| Error::file_queue(&path, "not a batch file name"))?;
+        let renamed = std::fs::rename(&path, &ready).map_err(|e| Error::file_queue(&path, e));
+        drop(owner);
+        renamed
+    }
+
     /// Deletes the batch once every row is handled.
     pub fn finish(self) -> Result<()> {
         let TakenBatch { path, conn, owner, .. } = self;
@@ -143,14 +155,6 @@ impl Reader {
         }
         Ok(None)
     }
-}
-
-/// [`Reader::take_next`] off the async threads, since it renames and reads files.
-pub async fn take_next_batch(options: FileQueueOptions) -> Result<Option<TakenBatch>> {
-    let queue_dir = options.queue_dir();
-    tokio::task::spawn_blocking(move || Reader::new(&options).take_next())
-        .await
-        .map_err(|e| Error::file_queue(queue_dir, e))?
 }
 
 #[cfg(test)]

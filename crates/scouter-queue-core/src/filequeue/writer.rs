@@ -115,7 +115,7 @@ impl Writer {
 
     /// Whether readers are behind: `max_ready_files` or more batches wait.
     /// Counting lists the folder, so callers ask on a timer, not per row.
-    pub fn backlogged(&self) -> Result<bool> {
+    pub fn backpressured(&self) -> Result<bool> {
         let Some(max) = self.options.max_ready_files else { return Ok(false) };
         let ready = list_batches(&self.queue_dir)?
             .iter()

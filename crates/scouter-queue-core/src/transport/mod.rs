@@ -19,12 +19,20 @@ pub struct Delivery {
     pub failed: u64,
     pub undelivered: Vec<Message>,
     pub error: Option<Error>,
+    /// Set when the producer started (`true`) or stopped (`false`) holding back.
+    pub backpressured: Option<bool>,
 }
 
 pub trait Producer: Send + 'static {
     /// Hands messages to the transport. Acknowledgements may come now or in
     /// a later call's `Delivery`.
     fn publish(&mut self, messages: Vec<Message>) -> impl Future<Output = Delivery> + Send;
+
+    /// Whether the producer takes more now; while it does not, items wait
+    /// in the channel, within the memory budget.
+    fn accepting(&self) -> bool {
+        true
+    }
 
     /// When `tick` next has work (a commit, a roll, a retry), if ever.
     fn next_due(&self) -> Option<Instant>;
