@@ -267,3 +267,25 @@ test('kinds survive the crossing: integral floats, non-finite floats, bigints, s
   const raw = FileQueue.list({ dir, name: 'credit' }).length
   t.is(raw, 1)
 })
+
+test('with maxReadyFiles the default transport keeps records in memory while readers are behind', async (t) => {
+  const dir = tempDir(t)
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir, maxEventsPerFile: 10, maxReadyFiles: 1 }))
+  const events: { alias: string; active: boolean }[] = []
+  queue.on('backpressure', (event) => events.push(event))
+  for (let i = 0; i < 100; i++) queue.get('credit').insert(Features.from({ id: i }))
+  await sleep(500)
+  const held = queue.report().credit
+  t.true(held.backpressured)
+  t.true(held.published < 100 && held.queuedBytes > 0, JSON.stringify(held))
+  t.is(held.spilled, 0)
+  t.deepEqual(events[0], { alias: 'credit', active: true })
+
+  let read = 0
+  for await (const _ of FileQueue.dequeue({ dir, name: 'credit', stopWhenEmpty: false, pollMs: 20, signal: AbortSignal.timeout(5000) })) {
+    if (++read === 100) break
+  }
+  t.is(read, 100)
+  await sleep(300)
+  t.like(await queue.shutdown(), { credit: { inserted: 100, published: 100, spilled: 0, backpressured: false } })
+})

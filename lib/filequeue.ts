@@ -157,11 +157,11 @@ export const FileQueue = {
       const ids = callNative(() => batch.rowIds())
       let handled = 0
       try {
-        for (; handled < rows.length; handled++) {
-          if (signal?.aborted) break
-          yield JSON.parse(rows[handled])
-          // Resumed: the consumer is done with this row.
-          if ((handled + 1) % checkpointEvery === 0) callNative(() => batch.checkpoint(ids[handled]))
+        while (handled < rows.length && !signal?.aborted) {
+          // Counted before the yield: a consumer that resumes us, or breaks
+          // out of its loop, is done with the row it was given.
+          yield JSON.parse(rows[handled++])
+          if (handled % checkpointEvery === 0) callNative(() => batch.checkpoint(ids[handled - 1]))
         }
       } finally {
         if (handled === rows.length) callNative(() => batch.finish())

@@ -36,6 +36,8 @@ pub(crate) struct Worker<P> {
     on_event: EventListener,
     /// Set by shutdown: the time by which everything must be settled.
     deadline: watch::Receiver<Option<Instant>>,
+    /// The producer's held bytes as last added to `queued_bytes`.
+    held_bytes: u64,
 }
 
 /// A worker before its producer is chosen, so one builder serves the main
@@ -53,7 +55,7 @@ pub(crate) struct WorkerParts {
 impl WorkerParts {
     pub(crate) fn with<P: Producer>(self, producer: P) -> Worker<P> {
         let WorkerParts { alias, kind, counters, aggregator, role, on_event, deadline } = self;
-        Worker { alias, kind, counters, aggregator, producer, role, on_event, deadline }
+        Worker { alias, kind, counters, aggregator, producer, role, on_event, deadline, held_bytes: 0 }
     }
 }
 
@@ -131,14 +133,19 @@ impl<P: Producer> Worker<P> {
     }
 
     fn settle(&mut self, delivery: Delivery) {
+        let held = self.producer.held_bytes();
+        if matches!(self.role, Role::Main { .. }) && held != self.held_bytes {
+            self.counters.queued_bytes.fetch_add(held.wrapping_sub(self.held_bytes), Relaxed);
+            self.held_bytes = held;
+        }
         let Delivery { published, failed, undelivered, error, backpressured } = delivery;
         Counters::add(self.delivered_counter(), published);
         Counters::add(&self.counters.failed, failed);
         if let Some(error) = error {
             self.report(error.code(), error.to_string(), failed);
         }
-        if let Some(active) = backpressured {
-            self.counters.backpressured.store(active, Relaxed);
+        // A state that flapped within one call is no news.
+        if let Some(active) = backpressured.filter(|active| self.counters.backpressured.swap(*active, Relaxed) != *active) {
             (self.on_event)(QueueEvent::Backpressure { alias: self.alias.clone(), active });
         }
         self.spill(undelivered);

@@ -54,9 +54,13 @@ pub fn recover(queue_dir: &Path) -> Result<Recovered> {
     Ok(recovered)
 }
 
-/// Rows still to deliver, after an integrity check.
+/// Rows still to deliver, after an integrity check. The file is opened for
+/// writing so that SQLite rolls back the transaction its dead owner left
+/// half-done (its `-journal` beside it): renamed first, the journal would no
+/// longer match the file, and the half-written pages would stay.
 fn remaining_rows(path: &Path) -> std::result::Result<usize, String> {
-    let checked = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).and_then(|conn| {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let checked = Connection::open_with_flags(path, flags).and_then(|conn| {
         let verdict: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
         Ok((verdict, rows_after_checkpoint(&conn)?.len()))
     });

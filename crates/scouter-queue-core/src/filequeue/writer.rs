@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 pub struct WriteOutcome {
     pub committed: usize,
     pub failed: usize,
+    /// Batches that became ready.
+    pub rolled: usize,
     pub error: Option<Error>,
 }
 
@@ -22,6 +24,7 @@ impl WriteOutcome {
     fn merge(&mut self, other: WriteOutcome) {
         self.committed += other.committed;
         self.failed += other.failed;
+        self.rolled += other.rolled;
         if self.error.is_none() {
             self.error = other.error;
         }
@@ -72,7 +75,7 @@ impl Writer {
                 outcome.error = Some(error);
                 return outcome;
             }
-            let room = self.options.max_events_per_file - self.open.as_ref().map_or(0, |b| b.rows);
+            let room = self.room();
             let written = self.insert(rows.by_ref().take(room));
             let failed = written.is_err();
             outcome.merge(written.unwrap_or_else(|e| self.abandon(e)));
@@ -111,6 +114,11 @@ impl Writer {
     /// Commits and rolls whatever is open; the writer may be used again.
     pub fn close(&mut self) -> WriteOutcome {
         self.roll()
+    }
+
+    /// Rows the open batch takes before it rolls (a whole batch if none is open).
+    pub fn room(&self) -> usize {
+        self.options.max_events_per_file - self.open.as_ref().map_or(0, |b| b.rows)
     }
 
     /// Whether readers are behind: `max_ready_files` or more batches wait.
@@ -195,8 +203,11 @@ impl Writer {
         // The transaction opened after the last commit is empty; ending it
         // with the connection leaves the committed rows as they are.
         drop(batch.conn);
-        if let Err(e) = std::fs::rename(&from, &to) {
-            outcome.error.get_or_insert(Error::file_queue(&from, format!("cannot roll to ready: {e}")));
+        match std::fs::rename(&from, &to) {
+            Ok(()) => outcome.rolled += 1,
+            Err(e) => {
+                outcome.error.get_or_insert(Error::file_queue(&from, format!("cannot roll to ready: {e}")));
+            }
         }
         drop(batch.owner);
         outcome
@@ -215,9 +226,9 @@ impl Writer {
             drop(batch.owner);
         }
         WriteOutcome {
-            committed: 0,
             failed,
             error: Some(error),
+            ..WriteOutcome::default()
         }
     }
 

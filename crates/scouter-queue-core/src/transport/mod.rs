@@ -34,6 +34,12 @@ pub trait Producer: Send + 'static {
         true
     }
 
+    /// Bytes of messages the producer holds and has not written or sent,
+    /// counted against the alias's memory budget.
+    fn held_bytes(&self) -> u64 {
+        0
+    }
+
     /// When `tick` next has work (a commit, a roll, a retry), if ever.
     fn next_due(&self) -> Option<Instant>;
 
