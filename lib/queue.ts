@@ -18,6 +18,8 @@ export interface QueueOptions {
   overflow?: 'spill' | 'drop'
   /** How long the automatic settling at process exit may take, for a queue never shut down. Default 5000. */
   exitTimeoutMs?: number
+  /** Where a network transport spills what it cannot deliver, `<spillDir>/<alias>/`, replayed from later. Default `./scouter-queue-data/spill`. */
+  spillDir?: string
 }
 
 /** Options of `installShutdownHooks`. */
@@ -81,7 +83,8 @@ export class ScouterQueue extends NativeQueueOwner {
 
   static async #start(aliases: object[], transport: TransportConfig = new FileQueueConfig(), options: QueueOptions = {}): Promise<ScouterQueue> {
     let queue: ScouterQueue | undefined
-    const config = { aliases, transport, memoryBudgetBytes: options.memoryBudgetBytes, overflow: options.overflow }
+    const { memoryBudgetBytes, overflow, spillDir } = options
+    const config = { aliases, transport, memoryBudgetBytes, overflow, spillDir }
     queue = new ScouterQueue(await NativeQueueOwner.startNative(config, () => queue), options)
     return queue
   }

@@ -34,5 +34,73 @@ export class FileQueueConfig {
   }
 }
 
+/** Options of the RabbitMQ transport; each falls back to Scouter's environment variable, then its default. */
+export interface RabbitMQOptions {
+  /** The whole address, `amqp://user:pass@host:port/vhost` (`RABBITMQ_ADDR`). When given, the parts below are not used. */
+  address?: string
+  /** Host (`RABBITMQ_HOST`, `localhost`). */
+  host?: string
+  /** Port (`RABBITMQ_PORT`, 5672). */
+  port?: number
+  /** User (`RABBITMQ_USERNAME`; none: the broker's default, `guest`). */
+  username?: string
+  /** Password (`RABBITMQ_PASSWORD`). */
+  password?: string
+  /** Virtual host (`/`). */
+  vhost?: string
+  /** The queue, declared durable (`RABBITMQ_QUEUE`, `scouter_monitoring`). */
+  queue?: string
+  /** Exchange to publish to; the default exchange (`''`) routes by queue name. */
+  exchange?: string
+  /** Routing key; the queue name by default. */
+  routingKey?: string
+  /** Connection attempts at start before it fails. Default 3. */
+  maxRetries?: number
+  /** How long one connection attempt may take. Default 5000. */
+  connectTimeoutMs?: number
+  /** Unconfirmed messages beyond which records wait in memory (within the budget). Default 10000. */
+  maxInFlight?: number
+}
+
+/**
+ * Publishes to RabbitMQ with publisher confirms: persistent messages, many in flight, a record is
+ * published once the broker confirms it. While the broker is unreachable, records wait in memory
+ * within the budget, then go to the spill file queue, and are replayed once it is back.
+ * @example
+ * new RabbitMQConfig({ address: 'amqp://guest:guest@127.0.0.1:5672/%2f', queue: 'scouter_monitoring' })
+ */
+export class RabbitMQConfig {
+  /** The transport's kind. */
+  readonly kind = 'rabbitmq' as const
+  /** The address connected to. */
+  readonly address: string
+  /** The queue published to. */
+  readonly queue: string
+  /** The options given. */
+  readonly options: Readonly<RabbitMQOptions>
+
+  constructor(options: RabbitMQOptions = {}) {
+    const env = process.env
+    this.options = { ...options }
+    this.queue = options.queue ?? env.RABBITMQ_QUEUE ?? 'scouter_monitoring'
+    this.address = options.address ?? env.RABBITMQ_ADDR ?? RabbitMQConfig.#address(options, env)
+  }
+
+  static #address(options: RabbitMQOptions, env: NodeJS.ProcessEnv): string {
+    const host = options.host ?? env.RABBITMQ_HOST ?? 'localhost'
+    const port = options.port ?? env.RABBITMQ_PORT ?? 5672
+    const username = options.username ?? env.RABBITMQ_USERNAME
+    const password = options.password ?? env.RABBITMQ_PASSWORD ?? ''
+    const credentials = username === undefined ? '' : `${encodeURIComponent(username)}:${encodeURIComponent(password)}@`
+    return `amqp://${credentials}${host}:${port}/${encodeURIComponent(options.vhost ?? '/')}`
+  }
+
+  /** @internal The JSON the core reads. */
+  toJSON(): object {
+    const { exchange, routingKey, maxRetries, connectTimeoutMs, maxInFlight } = this.options
+    return { kind: this.kind, address: this.address, queue: this.queue, exchange, routingKey, maxRetries, connectTimeoutMs, maxInFlight }
+  }
+}
+
 /** Where a queue's records go. */
-export type TransportConfig = FileQueueConfig
+export type TransportConfig = FileQueueConfig | RabbitMQConfig

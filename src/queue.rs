@@ -26,6 +26,8 @@ pub struct AliasReport {
     pub spilled: f64,
     pub dropped: f64,
     pub failed: f64,
+    /// Rows sent again from the spill queue and acknowledged (spilled earlier in this run or in earlier runs).
+    pub replayed: f64,
     pub queued_bytes: f64,
     /// Whether the transport holds records back (file queue readers are behind).
     pub backpressured: bool,
@@ -40,6 +42,7 @@ impl From<report::AliasReport> for AliasReport {
             spilled: r.spilled as f64,
             dropped: r.dropped as f64,
             failed: r.failed as f64,
+            replayed: r.replayed as f64,
             queued_bytes: r.queued_bytes as f64,
             backpressured: r.backpressured,
         }

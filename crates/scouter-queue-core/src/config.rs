@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::filequeue::FileQueueOptions;
+use crate::transport::RabbitMqConfig;
 
 /// Where each alias's profile comes from.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +36,10 @@ pub struct QueueConfig {
     pub memory_budget_bytes: u64,
     #[serde(default)]
     pub overflow: OverflowPolicy,
+    /// Where a network transport's alias spills what it cannot deliver
+    /// (`<spillDir>/<alias>`), and replays it from once the transport is back.
+    #[serde(default = "default_spill_dir")]
+    pub spill_dir: PathBuf,
 }
 
 /// What happens to items beyond the memory budget.
@@ -52,6 +57,7 @@ pub enum OverflowPolicy {
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum TransportConfig {
     File(FileTransportConfig),
+    Rabbitmq(RabbitMqConfig),
 }
 
 impl Default for TransportConfig {
@@ -124,8 +130,22 @@ impl QueueConfig {
     pub fn spill_queue(&self, alias: &str) -> Result<FileQueueOptions> {
         let queue = match &self.transport {
             TransportConfig::File(file) => file.queue(alias)?,
+            // Rolled soon, so replay can start soon after the transport is back.
+            _ => FileQueueOptions {
+                max_batch_age: Duration::from_secs(1),
+                ..FileQueueOptions::new(&self.spill_dir, alias)
+            },
         };
         Ok(FileQueueOptions { max_ready_files: None, ..queue })
+    }
+
+    /// The spill queue an alias replays from: none where the spill is the
+    /// transport's own queue.
+    pub fn replay_queue(&self, alias: &str) -> Result<Option<FileQueueOptions>> {
+        match &self.transport {
+            TransportConfig::File(_) => Ok(None),
+            _ => self.spill_queue(alias).map(Some),
+        }
     }
 }
 
@@ -135,4 +155,8 @@ fn default_budget() -> u64 {
 
 fn default_data_dir() -> PathBuf {
     PathBuf::from("scouter-queue-data")
+}
+
+fn default_spill_dir() -> PathBuf {
+    default_data_dir().join("spill")
 }

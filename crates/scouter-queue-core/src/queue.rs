@@ -13,9 +13,10 @@ use crate::encoding::ItemKind;
 use crate::error::{Error, Result};
 use crate::profile::Profile;
 use crate::record::EntityType;
-use crate::report::{AliasReport, Counters, EventListener};
-use crate::transport::{FileProducer, Producer};
-use crate::worker::{Role, WorkerParts};
+use crate::report::{AliasReport, BackgroundError, Counters, EventListener, QueueEvent};
+use crate::filequeue::{self, FileQueueOptions};
+use crate::transport::{FileProducer, Producer, RabbitMqProducer};
+use crate::worker::{Replay, Role, WorkerParts};
 
 pub struct ScouterQueue {
     buses: Vec<QueueBus>,
@@ -48,6 +49,10 @@ impl ScouterQueue {
                     let producer = file.queue(&alias.name).and_then(FileProducer::new);
                     queue.start_alias(&config, &alias, producer, &on_event)?
                 }
+                TransportConfig::Rabbitmq(rabbitmq) => {
+                    let producer = RabbitMqProducer::connect(rabbitmq.clone()).await;
+                    queue.start_alias(&config, &alias, producer, &on_event)?
+                }
             };
             queue.index.insert(alias.name.clone(), queue.buses.len());
             queue.buses.push(bus);
@@ -67,15 +72,17 @@ impl ScouterQueue {
             reason: e.to_string(),
         };
         let producer = producer.map_err(start_failed)?;
-        let spill_producer = config
-            .spill_queue(&alias.name)
-            .and_then(FileProducer::new)
-            .map_err(start_failed)?;
+        let spill_queue = config.spill_queue(&alias.name).map_err(start_failed)?;
+        let replay_queue = config.replay_queue(&alias.name).map_err(start_failed)?;
+        // What dead processes left, this one's earlier runs included, is
+        // made ready again: spilled rows get replayed, queued ones read.
+        recover(&spill_queue, on_event, &alias.name);
+        let spill_producer = FileProducer::new(spill_queue).map_err(start_failed)?;
 
         let counters = Arc::new(Counters::default());
         let (worker_tx, worker_rx) = mpsc::unbounded_channel();
         let (spill_tx, spill_rx) = mpsc::unbounded_channel();
-        let worker = |role| WorkerParts {
+        let worker = |role, replay| WorkerParts {
             alias: alias.name.clone(),
             kind: alias.kind,
             counters: counters.clone(),
@@ -83,9 +90,11 @@ impl ScouterQueue {
             role,
             on_event: on_event.clone(),
             deadline: self.deadline.subscribe(),
+            replay,
         };
-        let main = worker(Role::Main { spill: spill_tx.clone() }).with(producer);
-        let spill = worker(Role::Spill).with(spill_producer);
+        let replay = replay_queue.map(|queue| Replay { queue, next_look: Instant::now() });
+        let main = worker(Role::Main { spill: spill_tx.clone() }, replay).with(producer);
+        let spill = worker(Role::Spill, None).with(spill_producer);
         self.finished.push(spawn_watched(main.run(worker_rx)));
         self.finished.push(spawn_watched(spill.run(spill_rx)));
         Ok(QueueBus::new(
@@ -142,6 +151,22 @@ impl ScouterQueue {
             let _ = finished.clone().wait_for(|done| *done).await;
         }
         self.report()
+    }
+}
+
+/// One recovery pass over a queue; what it sets aside is reported, and a
+/// failure to recover does not stop the start.
+fn recover(queue: &FileQueueOptions, on_event: &EventListener, alias: &str) {
+    let report = |code: &'static str, message: String| {
+        on_event(QueueEvent::Error(BackgroundError { alias: alias.to_owned(), code, message, items: 0 }))
+    };
+    match filequeue::recover(&queue.queue_dir()) {
+        Ok(recovered) => {
+            for (path, reason) in recovered.set_aside {
+                report("ERR_FILE_QUEUE", format!("set aside {}: {reason}", path.display()));
+            }
+        }
+        Err(error) => report(error.code(), error.to_string()),
     }
 }
 

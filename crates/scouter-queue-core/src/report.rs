@@ -16,6 +16,9 @@ pub struct Counters {
     pub dropped: AtomicU64,
     /// Lost to an error (a malformed item, a write that failed); each is reported.
     pub failed: AtomicU64,
+    /// Rows sent again from the spill queue and acknowledged (items of this
+    /// run that were spilled, or of earlier runs).
+    pub replayed: AtomicU64,
     /// Bytes accepted by `insert` and not yet handed to the transport.
     pub queued_bytes: AtomicU64,
     /// Whether the transport holds back (file queue readers are behind).
@@ -37,6 +40,7 @@ impl Counters {
             spilled: self.spilled.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
             failed: self.failed.load(Relaxed),
+            replayed: self.replayed.load(Relaxed),
             queued_bytes: self.queued_bytes.load(Relaxed),
             backpressured: self.backpressured.load(Relaxed),
         }
@@ -52,6 +56,7 @@ pub struct AliasReport {
     pub spilled: u64,
     pub dropped: u64,
     pub failed: u64,
+    pub replayed: u64,
     pub queued_bytes: u64,
     pub backpressured: bool,
 }

@@ -12,12 +12,28 @@ use tokio::sync::watch;
 use crate::aggregate::{Aggregator, Message};
 use crate::bus::{Batch, Input};
 use crate::encoding::ItemKind;
+use crate::filequeue::{FileQueueOptions, Reader};
+use crate::runtime;
 use crate::report::{BackgroundError, Counters, EventListener, QueueEvent};
 use crate::transport::{Delivery, Producer};
 
 /// How long a worker whose intake closed without a shutdown deadline (the
 /// queue was dropped) still gives its producer.
 const DEFAULT_FLUSH_TIME: Duration = Duration::from_secs(10);
+
+/// How long a replayed batch may wait for its acknowledgements before it is
+/// given back to the spill queue, to be tried again.
+const REPLAY_CONFIRM_TIME: Duration = Duration::from_secs(30);
+
+/// How often to look for spilled batches while none are ready.
+const REPLAY_LOOK_EVERY: Duration = Duration::from_secs(1);
+
+/// Replays an alias's spill queue into its transport once the transport takes
+/// messages again: at start (what earlier runs spilled) and after an outage.
+pub(crate) struct Replay {
+    pub queue: FileQueueOptions,
+    pub next_look: Instant,
+}
 
 pub(crate) enum Role {
     /// Delivers to the transport; what it cannot deliver goes to `spill`.
@@ -38,6 +54,7 @@ pub(crate) struct Worker<P> {
     deadline: watch::Receiver<Option<Instant>>,
     /// The producer's held bytes as last added to `queued_bytes`.
     held_bytes: u64,
+    replay: Option<Replay>,
 }
 
 /// A worker before its producer is chosen, so one builder serves the main
@@ -50,12 +67,13 @@ pub(crate) struct WorkerParts {
     pub role: Role,
     pub on_event: EventListener,
     pub deadline: watch::Receiver<Option<Instant>>,
+    pub replay: Option<Replay>,
 }
 
 impl WorkerParts {
     pub(crate) fn with<P: Producer>(self, producer: P) -> Worker<P> {
-        let WorkerParts { alias, kind, counters, aggregator, role, on_event, deadline } = self;
-        Worker { alias, kind, counters, aggregator, producer, role, on_event, deadline, held_bytes: 0 }
+        let WorkerParts { alias, kind, counters, aggregator, role, on_event, deadline, replay } = self;
+        Worker { alias, kind, counters, aggregator, producer, role, on_event, deadline, held_bytes: 0, replay }
     }
 }
 
@@ -68,7 +86,11 @@ impl<P: Producer> Worker<P> {
         let mut shutdown = self.deadline.clone();
         let mut shutdown_pending = true;
         loop {
-            let due = earliest(self.producer.next_due(), self.aggregator.next_due());
+            if self.replay_due() {
+                self.replay_one().await;
+                continue;
+            }
+            let due = earliest(earliest(self.producer.next_due(), self.aggregator.next_due()), self.replay_look());
             let take_more = self.producer.accepting() || self.deadline.borrow().is_some();
             tokio::select! {
                 input = rx.recv(), if take_more => match input {
@@ -81,6 +103,50 @@ impl<P: Producer> Worker<P> {
             }
         }
         self.finish().await;
+    }
+
+    fn replay_due(&self) -> bool {
+        self.replay.as_ref().is_some_and(|r| Instant::now() >= r.next_look)
+            && self.producer.accepting()
+            && self.deadline.borrow().is_none()
+    }
+
+    fn replay_look(&self) -> Option<Instant> {
+        self.replay.as_ref().map(|r| r.next_look)
+    }
+
+    /// Sends one spilled batch again. Replayed messages carry no items (their
+    /// items were counted in the run that inserted them); `replayed` counts
+    /// their rows once the transport has acknowledged the whole batch.
+    async fn replay_one(&mut self) {
+        let Some(replay) = &mut self.replay else { return };
+        replay.next_look = Instant::now() + REPLAY_LOOK_EVERY;
+        let reader = Reader::new(&replay.queue);
+        let batch = match runtime::blocking(move || reader.take_next()).await {
+            Ok(Some(batch)) => batch,
+            Ok(None) => return,
+            Err(error) => return self.report(error.code(), error.to_string(), 0),
+        };
+        // Settle what is in flight first, so the wait below is for this batch.
+        let earlier = self.producer.flush(Instant::now() + REPLAY_CONFIRM_TIME).await;
+        self.settle(earlier);
+        let rows = batch.rows.len() as u64;
+        let messages = batch.rows.iter().map(|row| Message { payload: row.data.clone(), items: 0 }).collect();
+        let mut delivery = self.producer.publish(messages).await;
+        let confirmed = self.producer.flush(Instant::now() + REPLAY_CONFIRM_TIME).await;
+        delivery.undelivered.extend(confirmed.undelivered);
+        delivery.error = delivery.error.or(confirmed.error);
+        let complete = delivery.undelivered.is_empty();
+        // Undelivered rows are still in the batch: it goes back, whole, to be tried again.
+        delivery.undelivered.clear();
+        let kept = if complete { batch.finish() } else { batch.release() };
+        if complete {
+            Counters::add(&self.counters.replayed, rows);
+        }
+        self.settle(delivery);
+        if let Err(error) = kept {
+            self.report(error.code(), error.to_string(), 0);
+        }
     }
 
     async fn take_batch(&mut self, batch: Batch) {

@@ -2,8 +2,10 @@
 //! [`Producer`]; a queue's worker owns one and is generic over it.
 
 mod file;
+mod rabbitmq;
 
 pub use file::FileProducer;
+pub use rabbitmq::{RabbitMqConfig, RabbitMqProducer};
 
 use std::future::Future;
 use std::time::Instant;
