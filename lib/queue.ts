@@ -20,6 +20,16 @@ export interface QueueOptions {
   overflow?: 'spill' | 'drop'
   /** How long the automatic flush at process exit may take, for a queue never shut down. Default 5000. */
   exitTimeoutMs?: number
+  /**
+   * Aggregate items as Scouter's client does (default `true`): Psi bin counts, Spc sample means, Custom metric
+   * means, published as Scouter's drift records. `false` publishes every item as a raw record instead.
+   */
+  aggregate?: boolean
+  /**
+   * The timed flush of Psi and Custom aggregates: one is published at the latest this long after its first item.
+   * Default: `SCOUTER_QUEUE_PUBLISH_INTERVAL_SECS` (seconds), else 30000.
+   */
+  publishIntervalMs?: number
 }
 
 /** Options of `shutdown`. */
@@ -122,6 +132,8 @@ export class ScouterQueue extends EventEmitter {
       transport,
       memoryBudgetBytes: options.memoryBudgetBytes,
       overflow: options.overflow,
+      aggregate: options.aggregate,
+      publishIntervalMs: options.publishIntervalMs,
     })
     // Background errors can only come once the queue exists; the callback is bound before that.
     let queue: ScouterQueue | undefined

@@ -27,6 +27,8 @@ pub struct AliasReport {
     pub dropped: f64,
     pub failed: f64,
     pub queued_bytes: f64,
+    /// Values left out of drift aggregates (NaN, outside every bin) from items otherwise aggregated.
+    pub skipped_values: f64,
 }
 
 impl From<report::AliasReport> for AliasReport {
@@ -39,6 +41,7 @@ impl From<report::AliasReport> for AliasReport {
             dropped: r.dropped as f64,
             failed: r.failed as f64,
             queued_bytes: r.queued_bytes as f64,
+            skipped_values: r.skipped_values as f64,
         }
     }
 }

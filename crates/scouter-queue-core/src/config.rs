@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::aggregate::Settings;
 use crate::error::{Error, Result};
 use crate::filequeue::FileQueueOptions;
 
@@ -32,6 +33,12 @@ pub struct QueueConfig {
     pub memory_budget_bytes: u64,
     #[serde(default)]
     pub overflow: OverflowPolicy,
+    /// Off: every item is published as a raw record instead of Scouter's drift records.
+    #[serde(default = "default_aggregate")]
+    pub aggregate: bool,
+    /// The timed flush of Psi and Custom aggregates; unset, from
+    /// `SCOUTER_QUEUE_PUBLISH_INTERVAL_SECS`, else 30 s.
+    pub publish_interval_ms: Option<u64>,
 }
 
 /// What happens to items beyond the memory budget.
@@ -109,6 +116,15 @@ impl QueueConfig {
         Ok(config)
     }
 
+    /// How items are aggregated, with the publish interval resolved.
+    pub fn aggregation(&self) -> Result<Settings> {
+        let env = std::env::var(PUBLISH_INTERVAL_ENV).ok();
+        Ok(Settings {
+            aggregate: self.aggregate,
+            publish_interval: publish_interval(self.publish_interval_ms, env.as_deref())?,
+        })
+    }
+
     /// Where an alias's spilled items go: the file transport spills into
     /// its own queue, so a reader finds every item in one place.
     pub fn spill_queue(&self, alias: &str) -> Result<FileQueueOptions> {
@@ -118,10 +134,62 @@ impl QueueConfig {
     }
 }
 
+const PUBLISH_INTERVAL_ENV: &str = "SCOUTER_QUEUE_PUBLISH_INTERVAL_SECS";
+const DEFAULT_PUBLISH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The configured interval wins, then the environment's (seconds, as
+/// Scouter reads it; fractions allowed), then 30 s.
+fn publish_interval(configured_ms: Option<u64>, env: Option<&str>) -> Result<Duration> {
+    let interval = match (configured_ms, env.map(str::trim).filter(|v| !v.is_empty())) {
+        (Some(ms), _) => Duration::from_millis(ms),
+        (None, Some(secs)) => secs
+            .parse::<f64>()
+            .ok()
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .ok_or_else(|| Error::InvalidConfig(format!("{PUBLISH_INTERVAL_ENV}='{secs}' is not a number of seconds")))?,
+        (None, None) => DEFAULT_PUBLISH_INTERVAL,
+    };
+    if interval.is_zero() {
+        return Err(Error::InvalidConfig("the publish interval must be more than 0".into()));
+    }
+    Ok(interval)
+}
+
+fn default_aggregate() -> bool {
+    true
+}
+
 fn default_budget() -> u64 {
     64 * 1024 * 1024
 }
 
 fn default_data_dir() -> PathBuf {
     PathBuf::from("scouter-queue-data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_publish_interval_comes_from_the_config_then_the_environment_then_30_s() {
+        assert_eq!(publish_interval(Some(250), Some("5")).unwrap(), Duration::from_millis(250));
+        assert_eq!(publish_interval(None, Some("5")).unwrap(), Duration::from_secs(5));
+        assert_eq!(publish_interval(None, Some(" 0.5 ")).unwrap(), Duration::from_millis(500));
+        assert_eq!(publish_interval(None, Some("")).unwrap(), Duration::from_secs(30));
+        assert_eq!(publish_interval(None, None).unwrap(), Duration::from_secs(30));
+        for bad in ["soon", "-1", "0"] {
+            let err = publish_interval(None, Some(bad)).unwrap_err();
+            assert_eq!(err.code(), "ERR_INVALID_CONFIG", "{bad}");
+        }
+        assert!(publish_interval(None, Some("soon")).unwrap_err().to_string().contains(PUBLISH_INTERVAL_ENV));
+    }
+
+    #[test]
+    fn aggregation_is_on_by_default() {
+        let config = QueueConfig::from_json(r#"{"aliases":[{"alias":"a","path":"a.json"}]}"#).unwrap();
+        assert!(config.aggregate);
+        let config = QueueConfig::from_json(r#"{"aliases":[{"alias":"a","path":"a.json"}],"aggregate":false,"publishIntervalMs":100}"#).unwrap();
+        assert_eq!(config.aggregation().unwrap(), Settings { aggregate: false, publish_interval: Duration::from_millis(100) });
+    }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::aggregate::RawAggregator;
+use crate::aggregate;
 use crate::bus::QueueBus;
 use crate::config::{QueueConfig, TransportConfig};
 use crate::error::{Error, Result};
@@ -76,6 +76,11 @@ impl ScouterQueue {
             reason: e.to_string(),
         };
         let producer = producer.map_err(start_failed)?;
+        let settings = config.aggregation()?;
+        // Two aggregators of the same kind, one per worker: what spills past the
+        // budget is aggregated too, so every message is what the transport takes.
+        let aggregator = || aggregate::for_profile(profile, settings);
+        let (main_aggregator, spill_aggregator) = (aggregator()?, aggregator()?);
         let spill_producer = config
             .spill_queue(&profile.alias)
             .and_then(FileProducer::new)
@@ -84,17 +89,17 @@ impl ScouterQueue {
         let counters = Arc::new(Counters::default());
         let (worker_tx, worker_rx) = mpsc::unbounded_channel();
         let (spill_tx, spill_rx) = mpsc::unbounded_channel();
-        let worker = |role| WorkerParts {
+        let worker = |role, aggregator| WorkerParts {
             alias: profile.alias.clone(),
             entity: profile.drift_type.entity(),
             counters: counters.clone(),
-            aggregator: Box::new(RawAggregator::new(profile.identity.clone())),
+            aggregator,
             role,
             on_error: on_error.clone(),
             deadline: self.deadline.subscribe(),
         };
-        let main = worker(Role::Main { spill: spill_tx.clone() }).with(producer);
-        let spill = worker(Role::Spill).with(spill_producer);
+        let main = worker(Role::Main { spill: spill_tx.clone() }, main_aggregator).with(producer);
+        let spill = worker(Role::Spill, spill_aggregator).with(spill_producer);
         self.finished.push(spawn_watched(main.run(worker_rx)));
         self.finished.push(spawn_watched(spill.run(spill_rx)));
         Ok(QueueBus::new(

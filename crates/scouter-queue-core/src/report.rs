@@ -18,6 +18,10 @@ pub struct Counters {
     pub failed: AtomicU64,
     /// Bytes accepted by `insert` and not yet handed to the transport.
     pub queued_bytes: AtomicU64,
+    /// Values left out of drift aggregates (a NaN, a value outside every
+    /// bin) from items that were otherwise aggregated. Not items: the
+    /// equation above does not include them.
+    pub skipped_values: AtomicU64,
 }
 
 impl Counters {
@@ -36,6 +40,7 @@ impl Counters {
             dropped: self.dropped.load(Relaxed),
             failed: self.failed.load(Relaxed),
             queued_bytes: self.queued_bytes.load(Relaxed),
+            skipped_values: self.skipped_values.load(Relaxed),
         }
     }
 }
@@ -50,6 +55,7 @@ pub struct AliasReport {
     pub dropped: u64,
     pub failed: u64,
     pub queued_bytes: u64,
+    pub skipped_values: u64,
 }
 
 /// A problem in the background, for the application's error listener.

@@ -68,6 +68,8 @@ pub enum DriftProfile {
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub alias: String,
+    /// The file path, or `<inline profile>`: what errors about it name.
+    pub origin: String,
     pub identity: QueueIdentity,
     pub drift_type: DriftType,
     pub drift: DriftProfile,
@@ -133,6 +135,7 @@ impl Profile {
         };
         Ok(Profile {
             alias: alias.to_owned(),
+            origin: origin.to_owned(),
             identity,
             drift_type,
             drift,
