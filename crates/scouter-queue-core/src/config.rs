@@ -56,6 +56,7 @@ pub enum OverflowPolicy {
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum TransportConfig {
     File(FileTransportConfig),
+    Http(HttpTransportConfig),
 }
 
 impl Default for TransportConfig {
@@ -86,6 +87,61 @@ impl Default for FileTransportConfig {
             commit_every_ms: defaults.commit_every.as_millis() as u64,
         }
     }
+}
+
+/// Scouter's HTTP transport. Unset fields come from the environment as
+/// Scouter's client reads it (see [`HttpTransportConfig::settings`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct HttpTransportConfig {
+    pub server_uri: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub auth_token: Option<String>,
+    pub timeout_ms: Option<u64>,
+    pub max_retries: Option<u32>,
+    /// The file queue that takes what the server could not (`<dir>/<alias>`).
+    pub spill: FileTransportConfig,
+}
+
+impl HttpTransportConfig {
+    /// Every setting resolved: given, else from the environment, else the default.
+    pub fn settings(&self) -> Result<HttpSettings> {
+        self.resolve(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    fn resolve(&self, env: impl Fn(&str) -> Option<String>) -> Result<HttpSettings> {
+        let pick = |given: &Option<String>, name: &str, default: &str| {
+            given.clone().or_else(|| env(name)).unwrap_or_else(|| default.to_owned())
+        };
+        let server_uri = pick(&self.server_uri, "SCOUTER_SERVER_URI", "http://localhost:8000");
+        if !(server_uri.starts_with("http://") || server_uri.starts_with("https://")) {
+            return Err(Error::InvalidConfig(format!("serverUri '{server_uri}' must start with http:// or https://")));
+        }
+        Ok(HttpSettings {
+            server_uri: server_uri.trim_end_matches('/').to_owned(),
+            username: pick(&self.username, "SCOUTER_USERNAME", "guest"),
+            password: pick(&self.password, "SCOUTER_PASSWORD", "guest"),
+            auth_token: self.auth_token.clone().or_else(|| env("SCOUTER_AUTH_TOKEN")).filter(|t| !t.is_empty()),
+            timeout: Duration::from_millis(self.timeout_ms.unwrap_or(60_000)),
+            max_retries: self.max_retries.unwrap_or(3),
+        })
+    }
+}
+
+/// The HTTP transport's settings, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Without a trailing slash; the API is under `{server_uri}/scouter`.
+    pub server_uri: String,
+    pub username: String,
+    pub password: String,
+    /// A token issued beforehand: used as the bearer token before any login.
+    pub auth_token: Option<String>,
+    /// Per request, connecting included.
+    pub timeout: Duration,
+    /// Retries after the first attempt, for 429, 5xx and unreachable servers.
+    pub max_retries: u32,
 }
 
 impl FileTransportConfig {
@@ -130,6 +186,7 @@ impl QueueConfig {
     pub fn spill_queue(&self, alias: &str) -> Result<FileQueueOptions> {
         match &self.transport {
             TransportConfig::File(file) => file.queue(alias),
+            TransportConfig::Http(http) => http.spill.queue(alias),
         }
     }
 }
@@ -183,6 +240,32 @@ mod tests {
             assert_eq!(err.code(), "ERR_INVALID_CONFIG", "{bad}");
         }
         assert!(publish_interval(None, Some("soon")).unwrap_err().to_string().contains(PUBLISH_INTERVAL_ENV));
+    }
+
+    #[test]
+    fn http_settings_come_from_the_config_then_scouters_environment() {
+        let env = |name: &str| match name {
+            "SCOUTER_SERVER_URI" => Some("https://scouter.example/".to_owned()),
+            "SCOUTER_USERNAME" => Some("env-user".to_owned()),
+            "SCOUTER_AUTH_TOKEN" => Some("t0".to_owned()),
+            _ => None,
+        };
+        let given = HttpTransportConfig { username: Some("me".into()), max_retries: Some(1), ..Default::default() };
+        assert_eq!(
+            given.resolve(env).unwrap(),
+            HttpSettings {
+                server_uri: "https://scouter.example".into(),
+                username: "me".into(),
+                password: "guest".into(),
+                auth_token: Some("t0".into()),
+                timeout: Duration::from_secs(60),
+                max_retries: 1,
+            }
+        );
+        let defaults = HttpTransportConfig::default().resolve(|_| None).unwrap();
+        assert_eq!((defaults.server_uri.as_str(), defaults.auth_token), ("http://localhost:8000", None));
+        let bad = HttpTransportConfig { server_uri: Some("localhost:8000".into()), ..Default::default() };
+        assert_eq!(bad.resolve(|_| None).unwrap_err().code(), "ERR_INVALID_CONFIG");
     }
 
     #[test]

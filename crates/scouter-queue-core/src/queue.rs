@@ -12,7 +12,7 @@ use crate::config::{QueueConfig, TransportConfig};
 use crate::error::{Error, Result};
 use crate::profile::Profile;
 use crate::report::{AliasReport, Counters, ErrorListener};
-use crate::transport::{FileProducer, Producer};
+use crate::transport::{FileProducer, HttpClient, HttpProducer, Producer};
 use crate::worker::{Role, WorkerParts};
 
 pub struct ScouterQueue {
@@ -48,13 +48,28 @@ impl ScouterQueue {
             deadline,
             finished: Vec::new(),
         };
+        // One HTTP client for every alias: one pool of connections, one login.
+        let http = match &config.transport {
+            TransportConfig::Http(http) => Some(HttpClient::connect(http.settings()?).await.map_err(|e| Error::StartFailed {
+                alias: profiles.iter().map(|p| p.alias.as_str()).collect::<Vec<_>>().join(", "),
+                reason: e.to_string(),
+            })?),
+            TransportConfig::File(_) => None,
+        };
         for profile in profiles {
             if queue.index.contains_key(&profile.alias) {
                 return Err(Error::InvalidConfig(format!("alias '{}' is given twice", profile.alias)));
             }
-            let bus = match &config.transport {
-                TransportConfig::File(file) => {
+            let bus = match (&config.transport, &http) {
+                (TransportConfig::File(file), _) => {
                     let producer = file.queue(&profile.alias).and_then(FileProducer::new);
+                    queue.start_alias(&config, &profile, producer, &on_error)?
+                }
+                (TransportConfig::Http(_), client) => {
+                    let producer = client
+                        .clone()
+                        .map(HttpProducer::new)
+                        .ok_or_else(|| Error::Transport("the HTTP client is missing".into()));
                     queue.start_alias(&config, &profile, producer, &on_error)?
                 }
             };

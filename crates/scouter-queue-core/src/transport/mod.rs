@@ -2,8 +2,10 @@
 //! [`Producer`]; a queue's worker owns one and is generic over it.
 
 mod file;
+mod http;
 
 pub use file::FileProducer;
+pub use http::{HttpClient, HttpProducer};
 
 use std::future::Future;
 use std::time::Instant;
