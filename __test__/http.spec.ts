@@ -206,3 +206,32 @@ test('connections are kept alive: a hundred posts over a handful of connections'
   t.is(scouter.bodies.length, 100)
   t.true(scouter.connections <= 5, `${scouter.connections} connections`)
 })
+
+test('a server that never answers: shutdown keeps its deadline and spills what is in flight', async (t) => {
+  const dir = tempDir(t)
+  const scouter = await fakeScouter(t)
+  // Logins are answered (by the fake Scouter); messages never are.
+  const silent = createServer(async (req, res) => {
+    if (req.url !== '/scouter/auth/login') return
+    const answer = await fetch(`${scouter.url}${req.url}`, { headers: { username: 'scouter', password: 'secret' } })
+    res.writeHead(answer.status, { 'content-type': 'application/json' })
+    res.end(await answer.text())
+  })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    silent.closeAllConnections()
+    silent.close()
+  })
+  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, http(url, dir), { aggregate: false })
+  const errors: ScouterQueueError[] = []
+  queue.on('error', (error) => errors.push(error))
+  for (let i = 0; i < 20; i++) queue.get('credit').insert(Features.from({ id: i }))
+  await sleep(200)
+  const started = Date.now()
+  const report = await queue.shutdown({ timeoutMs: 500 })
+  t.true(Date.now() - started < 3000, `shutdown took ${Date.now() - started} ms`)
+  t.like(report.credit, { inserted: 20, published: 0, spilled: 20 })
+  t.is(recordsOnDisk(dir, 'credit').length, 20)
+  t.deepEqual(errors, [], 'a shutdown deadline is not an error: the report says what was spilled')
+})

@@ -68,7 +68,7 @@ impl ScouterQueue {
                 (TransportConfig::Http(_), client) => {
                     let producer = client
                         .clone()
-                        .map(HttpProducer::new)
+                        .map(|client| HttpProducer::new(client, queue.deadline.subscribe()))
                         .ok_or_else(|| Error::Transport("the HTTP client is missing".into()));
                     queue.start_alias(&config, &profile, producer, &on_error)?
                 }

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde_json::Value;
+use tokio::sync::watch;
 use tokio::task::{Id, JoinSet};
 
 use super::{Delivery, Producer};
@@ -309,18 +310,71 @@ pub struct HttpProducer {
     client: Arc<HttpClient>,
     in_flight: JoinSet<Outcome>,
     messages: HashMap<Id, Vec<Message>>,
+    /// The queue's shutdown deadline: waiting for a free request slot must
+    /// not outlast it (a request to an unresponsive server can take minutes).
+    deadline: watch::Receiver<Option<Instant>>,
 }
 
 impl HttpProducer {
-    pub fn new(client: Arc<HttpClient>) -> Self {
-        HttpProducer { client, in_flight: JoinSet::new(), messages: HashMap::new() }
+    pub fn new(client: Arc<HttpClient>, deadline: watch::Receiver<Option<Instant>>) -> Self {
+        HttpProducer { client, in_flight: JoinSet::new(), messages: HashMap::new(), deadline }
+    }
+
+    /// Waits until a request finishes, or the shutdown deadline passes: then
+    /// every request still in flight is abandoned (its messages come back
+    /// undelivered) and this returns false.
+    async fn finish_one(&mut self, delivery: &mut Delivery) -> bool {
+        let mut watching = true;
+        loop {
+            let deadline = *self.deadline.borrow_and_update();
+            let passed = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let changed = async {
+                match watching {
+                    true => self.deadline.changed().await.is_ok(),
+                    false => std::future::pending().await,
+                }
+            };
+            let finished = tokio::select! {
+                finished = self.in_flight.join_next_with_id() => Some(finished),
+                _ = passed => None,
+                still_watched = changed => {
+                    watching = still_watched;
+                    continue;
+                }
+            };
+            match finished {
+                Some(Some(finished)) => self.settle(finished, delivery),
+                Some(None) => {}
+                None => {
+                    self.abandon(delivery).await;
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    async fn abandon(&mut self, delivery: &mut Delivery) {
+        self.in_flight.abort_all();
+        while let Some(finished) = self.in_flight.join_next_with_id().await {
+            self.settle(finished, delivery);
+        }
     }
 
     fn settle(&mut self, finished: Result<(Id, Outcome), tokio::task::JoinError>, delivery: &mut Delivery) {
         let (id, outcome) = match finished {
             Ok(done) => done,
-            // Aborted at the deadline (or panicked): not delivered, so kept.
-            Err(e) => (e.id(), Outcome::Undelivered(format!("the request did not finish: {e}"))),
+            // Abandoned at the shutdown deadline: kept, as everything unsent then is, without an error.
+            Err(e) if e.is_cancelled() => {
+                delivery.undelivered.extend(self.messages.remove(&e.id()).unwrap_or_default());
+                return;
+            }
+            Err(e) => (e.id(), Outcome::Undelivered(format!("the request failed: {e}"))),
         };
         let messages = self.messages.remove(&id).unwrap_or_default();
         let items: u64 = messages.iter().map(|m| m.items).sum();
@@ -347,7 +401,12 @@ impl HttpProducer {
 impl Producer for HttpProducer {
     async fn publish(&mut self, messages: Vec<Message>) -> Delivery {
         let mut delivery = Delivery::default();
+        let mut past_deadline = false;
         for (body, messages) in bodies(messages) {
+            if past_deadline {
+                delivery.undelivered.extend(messages);
+                continue;
+            }
             let body = match body {
                 Ok(body) => body,
                 Err(reason) => {
@@ -356,10 +415,12 @@ impl Producer for HttpProducer {
                     continue;
                 }
             };
-            while self.in_flight.len() >= MAX_IN_FLIGHT {
-                if let Some(finished) = self.in_flight.join_next_with_id().await {
-                    self.settle(finished, &mut delivery);
-                }
+            while self.in_flight.len() >= MAX_IN_FLIGHT && !past_deadline {
+                past_deadline = !self.finish_one(&mut delivery).await;
+            }
+            if past_deadline {
+                delivery.undelivered.extend(messages);
+                continue;
             }
             let client = self.client.clone();
             let handle = self.in_flight.spawn(async move { client.send(body).await });
@@ -387,7 +448,7 @@ impl Producer for HttpProducer {
             match tokio::time::timeout_at(deadline.into(), self.in_flight.join_next_with_id()).await {
                 Ok(Some(finished)) => self.settle(finished, &mut delivery),
                 Ok(None) => break,
-                Err(_) => self.in_flight.abort_all(),
+                Err(_) => self.abandon(&mut delivery).await,
             }
         }
         delivery
