@@ -67,5 +67,5 @@ test('ESM users import the package by name and get the same API', async (t) => {
   const exit = await run([join(__dirname, 'children', 'esm.mjs'), dir, QUALITY])
   t.is(exit.code, 0, exit.stderr)
   t.like(JSON.parse(exit.stdout).quality, { inserted: 1, published: 1 })
-  t.deepEqual(recordsOnDisk(dir, 'quality')[0].metrics, [{ name: 'mae', value: 1.5 }])
+  t.like(recordsOnDisk(dir, 'quality')[0].records[0], { Custom: { metric: 'mae', value: 1.5 } })
 })

@@ -6,9 +6,12 @@ import test from 'ava'
 import { Feature, FileQueue, FileQueueConfig, Features, Metric, Metrics, ScouterQueue, ScouterQueueError } from '../lib'
 import { CREDIT, QUALITY, recordsOnDisk, sleep, tempDir } from './helpers'
 
+/** These tests follow each item to the file queue, so they publish raw records rather than drift aggregates. */
+const RAW = { aggregate: false }
+
 test('every inserted record reaches the file queue once, with its content', async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT, quality: QUALITY }, new FileQueueConfig({ dir }))
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT, quality: QUALITY }, new FileQueueConfig({ dir }), RAW)
   for (let i = 0; i < 1000; i++) queue.get('credit').insert(Features.from({ id: i, income: i + 0.5, state: 'CA' }))
   queue.get('credit').insert(new Features([Feature.int('id', 1000), Feature.float('income', 1.5), Feature.string('state', 'NY')]))
   queue.get('quality').insert(new Metrics([new Metric('MAPE', 1.0), new Metric('mae', 2.0)]))
@@ -46,7 +49,7 @@ test('fromProfiles starts a queue from profile objects', async (t) => {
 
 test('the bound fast path publishes rows of numbers under the fixed names', async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }))
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }), RAW)
   const credit = queue.get('credit').bind({ age: 'int', income: 'float' })
   for (let i = 0; i < 2000; i++) credit.insert([i, i / 2])
   credit.insert(new Float64Array([5000, 0.25]))
@@ -113,7 +116,7 @@ test('bad options are ERR_INVALID_CONFIG', async (t) => {
 
 test('an unknown alias, a wrong item and an insert after shutdown are typed errors', async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT, quality: QUALITY }, new FileQueueConfig({ dir }))
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT, quality: QUALITY }, new FileQueueConfig({ dir }), RAW)
   const unknown = t.throws(() => queue.get('debit'), { instanceOf: ScouterQueueError })
   t.is(unknown!.code, 'ERR_UNKNOWN_ALIAS')
   t.regex(unknown!.message, /credit, quality/)
@@ -131,7 +134,7 @@ test('an unknown alias, a wrong item and an insert after shutdown are typed erro
 
 test('shutdown with records in flight settles every one of them', async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }))
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }), RAW)
   const credit = queue.get('credit')
   for (let i = 0; i < 50_000; i++) credit.insert(Features.from({ id: i, income: 1.5 }))
   const report = await queue.shutdown({ timeoutMs: 10_000 })
@@ -141,7 +144,7 @@ test('shutdown with records in flight settles every one of them', async (t) => {
 
 test('beyond the memory budget records spill to the file queue, and nothing is lost', async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }), { memoryBudgetBytes: 4096 })
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }), { ...RAW, memoryBudgetBytes: 4096 })
   const credit = queue.get('credit')
   for (let i = 0; i < 20_000; i++) {
     credit.insert(Features.from({ id: i, income: 1.5 }))
@@ -156,7 +159,7 @@ test('beyond the memory budget records spill to the file queue, and nothing is l
 
 test("with the 'drop' policy records beyond the budget are dropped and counted", async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }), { memoryBudgetBytes: 4096, overflow: 'drop' })
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }), { ...RAW, memoryBudgetBytes: 4096, overflow: 'drop' })
   const credit = queue.get('credit')
   for (let i = 0; i < 20_000; i++) {
     credit.insert(Features.from({ id: i }))
@@ -170,7 +173,7 @@ test("with the 'drop' policy records beyond the budget are dropped and counted",
 
 test('batches roll by count', async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir, maxEventsPerFile: 100 }))
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir, maxEventsPerFile: 100 }), RAW)
   for (let i = 0; i < 250; i++) queue.get('credit').insert(Features.from({ id: i }))
   await queue.shutdown()
   const batches = FileQueue.list({ dir, name: 'credit' })
@@ -180,7 +183,7 @@ test('batches roll by count', async (t) => {
 
 test('batches roll by age while the queue runs, and an empty batch does not roll', async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir, maxBatchAgeMs: 200 }))
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir, maxBatchAgeMs: 200 }), RAW)
   await sleep(500)
   t.deepEqual(FileQueue.list({ dir, name: 'credit' }), [], 'nothing inserted, nothing written')
   for (let i = 0; i < 5; i++) queue.get('credit').insert(Features.from({ id: i }))
@@ -193,7 +196,7 @@ test('batches roll by age while the queue runs, and an empty batch does not roll
 
 test('records are committed while the batch is still loading', async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir, commitEveryMs: 50 }))
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir, commitEveryMs: 50 }), RAW)
   for (let i = 0; i < 10; i++) queue.get('credit').insert(Features.from({ id: i }))
   await sleep(400)
   const batches = FileQueue.list({ dir, name: 'credit' })
@@ -205,7 +208,7 @@ test('records are committed while the batch is still loading', async (t) => {
 
 test("a file that cannot be written is reported through 'error' and counted, not thrown", async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }))
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }), RAW)
   const errors: ScouterQueueError[] = []
   queue.on('error', (error) => errors.push(error))
   rmSync(join(dir, 'credit'), { recursive: true })
@@ -222,7 +225,7 @@ test("a file that cannot be written is reported through 'error' and counted, not
 test('await using shuts the queue down at the end of the block', async (t) => {
   const dir = tempDir(t)
   {
-    await using queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }))
+    await using queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }), RAW)
     queue.get('credit').insert(Features.from({ id: 1 }))
   }
   t.is(recordsOnDisk(dir, 'credit').length, 1)
@@ -230,7 +233,7 @@ test('await using shuts the queue down at the end of the block', async (t) => {
 
 test('an aborted signal ends the wait at once and still settles every record', async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }))
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }), RAW)
   for (let i = 0; i < 1000; i++) queue.get('credit').insert(Features.from({ id: i }))
   const report = await queue.shutdown({ signal: AbortSignal.abort() })
   t.is(report.credit.published + report.credit.spilled, 1000)
@@ -239,7 +242,7 @@ test('an aborted signal ends the wait at once and still settles every record', a
 
 test('FileQueue.dequeue gives each ready batch to exactly one reader and deletes it', async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir, maxEventsPerFile: 10 }))
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir, maxEventsPerFile: 10 }), RAW)
   for (let i = 0; i < 95; i++) queue.get('credit').insert(Features.from({ id: i }))
   await queue.shutdown()
   const read = async () => {
@@ -254,7 +257,7 @@ test('FileQueue.dequeue gives each ready batch to exactly one reader and deletes
 
 test('kinds survive the crossing: integral floats, non-finite floats, bigints, strings with quotes', async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }))
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir }), RAW)
   queue.get('credit').insert(new Features([Feature.float('whole', 2), Feature.float('nan', NaN), Feature.int('big', 2n ** 62n), Feature.string('s', 'a"b')]))
   await queue.shutdown()
   const [{ features }] = recordsOnDisk(dir, 'credit')
@@ -270,7 +273,7 @@ test('kinds survive the crossing: integral floats, non-finite floats, bigints, s
 
 test('with maxReadyFiles the default transport keeps records in memory while readers are behind', async (t) => {
   const dir = tempDir(t)
-  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir, maxEventsPerFile: 10, maxReadyFiles: 1 }))
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new FileQueueConfig({ dir, maxEventsPerFile: 10, maxReadyFiles: 1 }), RAW)
   const events: { alias: string; active: boolean }[] = []
   queue.on('backpressure', (event) => events.push(event))
   for (let i = 0; i < 100; i++) queue.get('credit').insert(Features.from({ id: i }))

@@ -1,6 +1,7 @@
 // npm run bench: the cost of insert on the JS thread, the event loop's delay
 // under load, memory per queued record, and file queue throughput. Every
 // figure is the median of several runs, beside a baseline from the same run.
+// Raw records throughout (aggregation off): bench/drift.mjs measures drift queues.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,7 +19,7 @@ const fields = { f0: 'int', f1: 'float', f2: 'int', f3: 'float', f4: 'int', f5: 
 
 async function withQueue(options, use) {
   const dir = mkdtempSync(join(tmpdir(), 'scouter-queue-bench-'))
-  const queue = await ScouterQueue.fromPath({ credit: PROFILE }, new FileQueueConfig({ dir, maxEventsPerFile: 100_000 }), options)
+  const queue = await ScouterQueue.fromPath({ credit: PROFILE }, new FileQueueConfig({ dir, maxEventsPerFile: 100_000 }), { aggregate: false, ...options })
   try {
     return await use(queue)
   } finally {
@@ -126,7 +127,7 @@ async function fileQueueThroughput() {
   const runs = []
   for (let r = 0; r < Math.min(RUNS, 3); r++) {
     const dir = mkdtempSync(join(tmpdir(), 'scouter-queue-bench-'))
-    const queue = await ScouterQueue.fromPath({ credit: PROFILE }, new FileQueueConfig({ dir, maxEventsPerFile: 100_000 }))
+    const queue = await ScouterQueue.fromPath({ credit: PROFILE }, new FileQueueConfig({ dir, maxEventsPerFile: 100_000 }), { aggregate: false })
     const start = performance.now()
     const credit = queue.get('credit')
     for (let i = 0; i < N; i++) {

@@ -10,6 +10,8 @@
  * - `ERR_START_FAILED`: an alias's transport could not start; the message names the alias.
  * - `ERR_FILE_QUEUE`: a file queue could not be read or written.
  * - `ERR_TRANSPORT`: a transport refused or failed.
+ * - `ERR_VALUE_SKIPPED` (background only): values left out of drift aggregates, such as a NaN or a value outside
+ *   every bin; the rest of their items was aggregated, so no item is lost (`items` is 0).
  */
 export type ErrorCode =
   | 'ERR_PROFILE_NOT_FOUND'
@@ -21,6 +23,7 @@ export type ErrorCode =
   | 'ERR_START_FAILED'
   | 'ERR_FILE_QUEUE'
   | 'ERR_TRANSPORT'
+  | 'ERR_VALUE_SKIPPED'
 
 /**
  * An error from scouter-queue. Branch on `code`, not on the message.

@@ -20,6 +20,16 @@ export interface QueueOptions {
   exitTimeoutMs?: number
   /** Where a network transport spills what it cannot deliver, `<spillDir>/<alias>/`, replayed from later. Default `./scouter-queue-data/spill`. */
   spillDir?: string
+  /**
+   * Aggregate items as Scouter's client does (default `true`): Psi bin counts, Spc sample means, Custom metric
+   * means, published as Scouter's drift records. `false` publishes every item as a raw record instead.
+   */
+  aggregate?: boolean
+  /**
+   * The timed flush of Psi and Custom aggregates: one is published at the latest this long after its first item.
+   * Default: `SCOUTER_QUEUE_PUBLISH_INTERVAL_SECS` (seconds), else 30000.
+   */
+  publishIntervalMs?: number
 }
 
 /** Options of `installShutdownHooks`. */
@@ -83,8 +93,8 @@ export class ScouterQueue extends NativeQueueOwner {
 
   static async #start(aliases: object[], transport: TransportConfig = new FileQueueConfig(), options: QueueOptions = {}): Promise<ScouterQueue> {
     let queue: ScouterQueue | undefined
-    const { memoryBudgetBytes, overflow, spillDir } = options
-    const config = { aliases, transport, memoryBudgetBytes, overflow, spillDir }
+    const { memoryBudgetBytes, overflow, spillDir, aggregate, publishIntervalMs } = options
+    const config = { aliases, transport, memoryBudgetBytes, overflow, spillDir, aggregate, publishIntervalMs }
     queue = new ScouterQueue(await NativeQueueOwner.startNative(config, () => queue), options)
     return queue
   }

@@ -102,5 +102,46 @@ export class RabbitMQConfig {
   }
 }
 
+/** Options of the HTTP transport. Each unset option falls back to the environment variable Scouter's client reads. */
+export interface HttpOptions {
+  /** The Scouter server; the API is under `<serverUri>/scouter`. Default `SCOUTER_SERVER_URI`, else `http://localhost:8000`. */
+  serverUri?: string
+  /** Sent as the `Username` header to log in. Default `SCOUTER_USERNAME`, else `guest`. */
+  username?: string
+  /** Sent as the `Password` header to log in. Default `SCOUTER_PASSWORD`, else `guest`. */
+  password?: string
+  /** A token issued beforehand, used as the bearer token before any login. Default `SCOUTER_AUTH_TOKEN`. */
+  authToken?: string
+  /** Per request, connecting included. Default 60000. */
+  timeoutMs?: number
+  /** Retries after the first attempt when the server is busy (429), failing (5xx) or unreachable. Default 3. */
+  maxRetries?: number
+}
+
+/**
+ * Scouter's HTTP transport: logs in with `GET /scouter/auth/login` and posts each message of records to
+ * `POST /scouter/message` with the bearer token, keeping the renewed token the server hands back.
+ * A 401 logs in again once; 429 and 5xx are retried with exponential backoff and jitter; any other 4xx
+ * fails the records (counted, and reported with the server's message). Records the server cannot take
+ * (unreachable, still busy after the retries) go to the spill file queue and are counted as `spilled`.
+ * @example
+ * const queue = await ScouterQueue.fromPath({ credit: './credit.json' }, new HttpConfig({ serverUri: 'http://scouter:8000' }))
+ */
+export class HttpConfig {
+  /** The transport's kind. */
+  readonly kind = 'http' as const
+  /** The options given. */
+  readonly options: Readonly<HttpOptions>
+
+  constructor(options: HttpOptions = {}) {
+    this.options = { ...options }
+  }
+
+  /** @internal The JSON the core reads. */
+  toJSON(): object {
+    return { kind: this.kind, ...this.options }
+  }
+}
+
 /** Where a queue's records go. */
-export type TransportConfig = FileQueueConfig | RabbitMQConfig
+export type TransportConfig = FileQueueConfig | RabbitMQConfig | HttpConfig

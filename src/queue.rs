@@ -31,6 +31,8 @@ pub struct AliasReport {
     pub queued_bytes: f64,
     /// Whether the transport holds records back (file queue readers are behind).
     pub backpressured: bool,
+    /// Values left out of drift aggregates (NaN, outside every bin) from items otherwise aggregated.
+    pub skipped_values: f64,
 }
 
 impl From<report::AliasReport> for AliasReport {
@@ -45,6 +47,7 @@ impl From<report::AliasReport> for AliasReport {
             replayed: r.replayed as f64,
             queued_bytes: r.queued_bytes as f64,
             backpressured: r.backpressured,
+            skipped_values: r.skipped_values as f64,
         }
     }
 }

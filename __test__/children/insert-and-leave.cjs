@@ -5,7 +5,8 @@ const { ScouterQueue, Features, FileQueueConfig } = require('../../dist/index.js
 const [dir, count, how] = process.argv.slice(2)
 const profile = require('node:path').join(__dirname, '..', 'fixtures', 'credit.json')
 
-ScouterQueue.fromPath({ credit: profile }, new FileQueueConfig({ dir })).then((queue) => {
+// Raw records, so the test can find every inserted id on disk.
+ScouterQueue.fromPath({ credit: profile }, new FileQueueConfig({ dir }), { aggregate: false }).then((queue) => {
   if (how === 'sigterm') queue.installShutdownHooks()
   const credit = queue.get('credit')
   const bound = credit.bind({ id: 'int' })

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::aggregate::Settings;
 use crate::error::{Error, Result};
 use crate::filequeue::FileQueueOptions;
 use crate::transport::RabbitMqConfig;
@@ -40,6 +41,12 @@ pub struct QueueConfig {
     /// (`<spillDir>/<alias>`), and replays it from once the transport is back.
     #[serde(default = "default_spill_dir")]
     pub spill_dir: PathBuf,
+    /// Off: every item is published as a raw record instead of Scouter's drift records.
+    #[serde(default = "default_aggregate")]
+    pub aggregate: bool,
+    /// The timed flush of Psi and Custom aggregates; unset, from
+    /// `SCOUTER_QUEUE_PUBLISH_INTERVAL_SECS`, else 30 s.
+    pub publish_interval_ms: Option<u64>,
 }
 
 /// What happens to items beyond the memory budget.
@@ -58,6 +65,7 @@ pub enum OverflowPolicy {
 pub enum TransportConfig {
     File(FileTransportConfig),
     Rabbitmq(RabbitMqConfig),
+    Http(HttpTransportConfig),
 }
 
 impl Default for TransportConfig {
@@ -94,6 +102,59 @@ impl Default for FileTransportConfig {
     }
 }
 
+/// Scouter's HTTP transport. Unset fields come from the environment as
+/// Scouter's client reads it (see [`HttpTransportConfig::settings`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct HttpTransportConfig {
+    pub server_uri: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub auth_token: Option<String>,
+    pub timeout_ms: Option<u64>,
+    pub max_retries: Option<u32>,
+}
+
+impl HttpTransportConfig {
+    /// Every setting resolved: given, else from the environment, else the default.
+    pub fn settings(&self) -> Result<HttpSettings> {
+        self.resolve(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    fn resolve(&self, env: impl Fn(&str) -> Option<String>) -> Result<HttpSettings> {
+        let pick = |given: &Option<String>, name: &str, default: &str| {
+            given.clone().or_else(|| env(name)).unwrap_or_else(|| default.to_owned())
+        };
+        let server_uri = pick(&self.server_uri, "SCOUTER_SERVER_URI", "http://localhost:8000");
+        if !(server_uri.starts_with("http://") || server_uri.starts_with("https://")) {
+            return Err(Error::InvalidConfig(format!("serverUri '{server_uri}' must start with http:// or https://")));
+        }
+        Ok(HttpSettings {
+            server_uri: server_uri.trim_end_matches('/').to_owned(),
+            username: pick(&self.username, "SCOUTER_USERNAME", "guest"),
+            password: pick(&self.password, "SCOUTER_PASSWORD", "guest"),
+            auth_token: self.auth_token.clone().or_else(|| env("SCOUTER_AUTH_TOKEN")).filter(|t| !t.is_empty()),
+            timeout: Duration::from_millis(self.timeout_ms.unwrap_or(60_000)),
+            max_retries: self.max_retries.unwrap_or(3),
+        })
+    }
+}
+
+/// The HTTP transport's settings, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Without a trailing slash; the API is under `{server_uri}/scouter`.
+    pub server_uri: String,
+    pub username: String,
+    pub password: String,
+    /// A token issued beforehand: used as the bearer token before any login.
+    pub auth_token: Option<String>,
+    /// Per request, connecting included.
+    pub timeout: Duration,
+    /// Retries after the first attempt, for 429, 5xx and unreachable servers.
+    pub max_retries: u32,
+}
+
 impl FileTransportConfig {
     pub fn queue(&self, name: &str) -> Result<FileQueueOptions> {
         if self.max_events_per_file == 0 || self.commit_every_rows == 0 {
@@ -123,6 +184,15 @@ impl QueueConfig {
         Ok(config)
     }
 
+    /// How items are aggregated, with the publish interval resolved.
+    pub fn aggregation(&self) -> Result<Settings> {
+        let env = std::env::var(PUBLISH_INTERVAL_ENV).ok();
+        Ok(Settings {
+            aggregate: self.aggregate,
+            publish_interval: publish_interval(self.publish_interval_ms, env.as_deref())?,
+        })
+    }
+
     /// Where an alias's spilled items go: the file transport spills into
     /// its own queue, so a reader finds every item in one place. Spilling
     /// ignores `max_ready_files`: past the memory budget, disk is the only
@@ -149,6 +219,31 @@ impl QueueConfig {
     }
 }
 
+const PUBLISH_INTERVAL_ENV: &str = "SCOUTER_QUEUE_PUBLISH_INTERVAL_SECS";
+const DEFAULT_PUBLISH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The configured interval wins, then the environment's (seconds, as
+/// Scouter reads it; fractions allowed), then 30 s.
+fn publish_interval(configured_ms: Option<u64>, env: Option<&str>) -> Result<Duration> {
+    let interval = match (configured_ms, env.map(str::trim).filter(|v| !v.is_empty())) {
+        (Some(ms), _) => Duration::from_millis(ms),
+        (None, Some(secs)) => secs
+            .parse::<f64>()
+            .ok()
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .ok_or_else(|| Error::InvalidConfig(format!("{PUBLISH_INTERVAL_ENV}='{secs}' is not a number of seconds")))?,
+        (None, None) => DEFAULT_PUBLISH_INTERVAL,
+    };
+    if interval.is_zero() {
+        return Err(Error::InvalidConfig("the publish interval must be more than 0".into()));
+    }
+    Ok(interval)
+}
+
+fn default_aggregate() -> bool {
+    true
+}
+
 fn default_budget() -> u64 {
     64 * 1024 * 1024
 }
@@ -159,4 +254,57 @@ fn default_data_dir() -> PathBuf {
 
 fn default_spill_dir() -> PathBuf {
     default_data_dir().join("spill")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_publish_interval_comes_from_the_config_then_the_environment_then_30_s() {
+        assert_eq!(publish_interval(Some(250), Some("5")).unwrap(), Duration::from_millis(250));
+        assert_eq!(publish_interval(None, Some("5")).unwrap(), Duration::from_secs(5));
+        assert_eq!(publish_interval(None, Some(" 0.5 ")).unwrap(), Duration::from_millis(500));
+        assert_eq!(publish_interval(None, Some("")).unwrap(), Duration::from_secs(30));
+        assert_eq!(publish_interval(None, None).unwrap(), Duration::from_secs(30));
+        for bad in ["soon", "-1", "0"] {
+            let err = publish_interval(None, Some(bad)).unwrap_err();
+            assert_eq!(err.code(), "ERR_INVALID_CONFIG", "{bad}");
+        }
+        assert!(publish_interval(None, Some("soon")).unwrap_err().to_string().contains(PUBLISH_INTERVAL_ENV));
+    }
+
+    #[test]
+    fn http_settings_come_from_the_config_then_scouters_environment() {
+        let env = |name: &str| match name {
+            "SCOUTER_SERVER_URI" => Some("https://scouter.example/".to_owned()),
+            "SCOUTER_USERNAME" => Some("env-user".to_owned()),
+            "SCOUTER_AUTH_TOKEN" => Some("t0".to_owned()),
+            _ => None,
+        };
+        let given = HttpTransportConfig { username: Some("me".into()), max_retries: Some(1), ..Default::default() };
+        assert_eq!(
+            given.resolve(env).unwrap(),
+            HttpSettings {
+                server_uri: "https://scouter.example".into(),
+                username: "me".into(),
+                password: "guest".into(),
+                auth_token: Some("t0".into()),
+                timeout: Duration::from_secs(60),
+                max_retries: 1,
+            }
+        );
+        let defaults = HttpTransportConfig::default().resolve(|_| None).unwrap();
+        assert_eq!((defaults.server_uri.as_str(), defaults.auth_token), ("http://localhost:8000", None));
+        let bad = HttpTransportConfig { server_uri: Some("localhost:8000".into()), ..Default::default() };
+        assert_eq!(bad.resolve(|_| None).unwrap_err().code(), "ERR_INVALID_CONFIG");
+    }
+
+    #[test]
+    fn aggregation_is_on_by_default() {
+        let config = QueueConfig::from_json(r#"{"aliases":[{"alias":"a","path":"a.json"}]}"#).unwrap();
+        assert!(config.aggregate);
+        let config = QueueConfig::from_json(r#"{"aliases":[{"alias":"a","path":"a.json"}],"aggregate":false,"publishIntervalMs":100}"#).unwrap();
+        assert_eq!(config.aggregation().unwrap(), Settings { aggregate: false, publish_interval: Duration::from_millis(100) });
+    }
 }

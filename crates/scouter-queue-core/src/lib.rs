@@ -6,7 +6,9 @@
 //! - [`bus`]: `QueueBus`, the insert side of one alias: memory accounting and
 //!   the channel to its worker.
 //! - `worker`: the per-alias loop over items, timed work and shutdown.
-//! - [`aggregate`]: what turns items into messages (raw records here).
+//! - [`aggregate`]: what turns items into messages: Scouter's Psi, Spc and
+//!   Custom drift aggregation, or raw records.
+//! - [`wire`]: Scouter's `ServerRecords`, the JSON its server reads.
 //! - [`transport`]: the `Producer` trait and its implementations.
 //! - [`filequeue`]: Turbo Queue's batch files, the default transport and the spill.
 //! - [`profile`], [`record`]: profile files and the items users insert.
@@ -27,6 +29,7 @@ pub mod record;
 pub mod report;
 pub mod runtime;
 pub mod transport;
+pub mod wire;
 mod worker;
 
 pub use error::{Error, Result};

@@ -6,16 +6,16 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::aggregate::{Aggregator, PassthroughAggregator, RawAggregator};
+use crate::aggregate::{self, Aggregator, PassthroughAggregator, Settings};
 use crate::bus::QueueBus;
 use crate::config::{AliasSpec, QueueConfig, TransportConfig};
 use crate::encoding::ItemKind;
 use crate::error::{Error, Result};
 use crate::profile::Profile;
+use crate::filequeue::{self, FileQueueOptions};
 use crate::record::EntityType;
 use crate::report::{AliasReport, BackgroundError, Counters, EventListener, QueueEvent};
-use crate::filequeue::{self, FileQueueOptions};
-use crate::transport::{FileProducer, Producer, RabbitMqProducer};
+use crate::transport::{FileProducer, HttpClient, HttpProducer, Producer, RabbitMqProducer};
 use crate::worker::{Replay, Role, WorkerParts};
 
 pub struct ScouterQueue {
@@ -40,17 +40,32 @@ impl ScouterQueue {
             deadline,
             finished: Vec::new(),
         };
+        // One HTTP client for every alias: one pool of connections, one login.
+        let http = match &config.transport {
+            TransportConfig::Http(http) => Some(HttpClient::connect(http.settings()?).await.map_err(|e| Error::StartFailed {
+                alias: aliases.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", "),
+                reason: e.to_string(),
+            })?),
+            _ => None,
+        };
         for alias in aliases {
             if queue.index.contains_key(&alias.name) {
                 return Err(Error::InvalidConfig(format!("alias '{}' is given twice", alias.name)));
             }
-            let bus = match &config.transport {
-                TransportConfig::File(file) => {
+            let bus = match (&config.transport, &http) {
+                (TransportConfig::File(file), _) => {
                     let producer = file.queue(&alias.name).and_then(FileProducer::new);
                     queue.start_alias(&config, &alias, producer, &on_event)?
                 }
-                TransportConfig::Rabbitmq(rabbitmq) => {
+                (TransportConfig::Rabbitmq(rabbitmq), _) => {
                     let producer = RabbitMqProducer::connect(rabbitmq.clone()).await;
+                    queue.start_alias(&config, &alias, producer, &on_event)?
+                }
+                (TransportConfig::Http(_), client) => {
+                    let producer = client
+                        .clone()
+                        .map(|client| HttpProducer::new(client, queue.deadline.subscribe()))
+                        .ok_or_else(|| Error::Transport("the HTTP client is missing".into()));
                     queue.start_alias(&config, &alias, producer, &on_event)?
                 }
             };
@@ -72,6 +87,10 @@ impl ScouterQueue {
             reason: e.to_string(),
         };
         let producer = producer.map_err(start_failed)?;
+        let settings = config.aggregation()?;
+        // Two aggregators of the same kind, one per worker: what spills past the
+        // budget is aggregated too, so every message is what the transport takes.
+        let (main_aggregator, spill_aggregator) = (alias.aggregator(settings)?, alias.aggregator(settings)?);
         let spill_queue = config.spill_queue(&alias.name).map_err(start_failed)?;
         let replay_queue = config.replay_queue(&alias.name).map_err(start_failed)?;
         // What dead processes left, this one's earlier runs included, is
@@ -82,19 +101,19 @@ impl ScouterQueue {
         let counters = Arc::new(Counters::default());
         let (worker_tx, worker_rx) = mpsc::unbounded_channel();
         let (spill_tx, spill_rx) = mpsc::unbounded_channel();
-        let worker = |role, replay| WorkerParts {
+        let worker = |role, aggregator, replay| WorkerParts {
             alias: alias.name.clone(),
             kind: alias.kind,
             counters: counters.clone(),
-            aggregator: alias.aggregator(),
+            aggregator,
             role,
             on_event: on_event.clone(),
             deadline: self.deadline.subscribe(),
             replay,
         };
         let replay = replay_queue.map(|queue| Replay { queue, next_look: Instant::now() });
-        let main = worker(Role::Main { spill: spill_tx.clone() }, replay).with(producer);
-        let spill = worker(Role::Spill, None).with(spill_producer);
+        let main = worker(Role::Main { spill: spill_tx.clone() }, main_aggregator, replay).with(producer);
+        let spill = worker(Role::Spill, spill_aggregator, None).with(spill_producer);
         self.finished.push(spawn_watched(main.run(worker_rx)));
         self.finished.push(spawn_watched(spill.run(spill_rx)));
         Ok(QueueBus::new(
@@ -198,10 +217,10 @@ impl Alias {
         Ok(Alias { name: spec.alias.clone(), kind, profile })
     }
 
-    fn aggregator(&self) -> Box<dyn Aggregator> {
+    fn aggregator(&self, settings: Settings) -> Result<Box<dyn Aggregator>> {
         match &self.profile {
-            Some(profile) => Box::new(RawAggregator::new(profile.identity.clone())),
-            None => Box::new(PassthroughAggregator),
+            Some(profile) => aggregate::for_profile(profile, settings),
+            None => Ok(Box::new(PassthroughAggregator)),
         }
     }
 }

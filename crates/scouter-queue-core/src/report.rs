@@ -23,6 +23,10 @@ pub struct Counters {
     pub queued_bytes: AtomicU64,
     /// Whether the transport holds back (file queue readers are behind).
     pub backpressured: AtomicBool,
+    /// Values left out of drift aggregates (a NaN, a value outside every
+    /// bin) from items that were otherwise aggregated. Not items: the
+    /// equation above does not include them.
+    pub skipped_values: AtomicU64,
 }
 
 impl Counters {
@@ -43,6 +47,7 @@ impl Counters {
             replayed: self.replayed.load(Relaxed),
             queued_bytes: self.queued_bytes.load(Relaxed),
             backpressured: self.backpressured.load(Relaxed),
+            skipped_values: self.skipped_values.load(Relaxed),
         }
     }
 }
@@ -59,6 +64,7 @@ pub struct AliasReport {
     pub replayed: u64,
     pub queued_bytes: u64,
     pub backpressured: bool,
+    pub skipped_values: u64,
 }
 
 /// A problem in the background, for the application's error listener.

@@ -42,7 +42,8 @@ pub fn get() -> Result<&'static Runtime> {
     let built = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("scouter-queue")
-        .enable_time()
+        // Time for the workers' ticks, I/O for the HTTP transport.
+        .enable_all()
         .build()
         .map_err(|e| Error::InvalidConfig(format!("cannot start the runtime: {e}")))?;
     // A racing caller may have won; its runtime is the one kept and ours is dropped.

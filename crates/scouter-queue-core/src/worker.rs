@@ -163,6 +163,11 @@ impl<P: Producer> Worker<P> {
             Counters::add(&self.counters.failed, bad);
             self.report("ERR_INVALID_ITEM", reason, bad);
         }
+        if let Some(skipped) = self.aggregator.take_skipped() {
+            Counters::add(&self.counters.skipped_values, skipped.values);
+            let message = format!("{} value(s) left out of the aggregates; the first: {}", skipped.values, skipped.first_reason);
+            self.report("ERR_VALUE_SKIPPED", message, 0);
+        }
         self.deliver(messages).await;
         if matches!(self.role, Role::Main { .. }) {
             self.counters.queued_bytes.fetch_sub(batch.bytes, Relaxed);

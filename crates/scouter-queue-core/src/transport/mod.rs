@@ -2,9 +2,11 @@
 //! [`Producer`]; a queue's worker owns one and is generic over it.
 
 mod file;
+mod http;
 mod rabbitmq;
 
 pub use file::FileProducer;
+pub use http::{HttpClient, HttpProducer};
 pub use rabbitmq::{RabbitMqConfig, RabbitMqProducer};
 
 use std::future::Future;
