@@ -34,7 +34,7 @@ export class FileQueueConfig {
   }
 }
 
-/** Options of the RabbitMQ transport; each falls back to Scouter's environment variable, then its default. */
+/** Options of the RabbitMQ transport; each unset option falls back to the environment variable Scouter's client reads, then its default. */
 export interface RabbitMQOptions {
   /** The whole address, `amqp://user:pass@host:port/vhost` (`RABBITMQ_ADDR`). When given, the parts below are not used. */
   address?: string
@@ -64,41 +64,25 @@ export interface RabbitMQOptions {
 
 /**
  * Publishes to RabbitMQ with publisher confirms: persistent messages, many in flight, a record is
- * published once the broker confirms it. While the broker is unreachable, records wait in memory
- * within the budget, then go to the spill file queue, and are replayed once it is back.
+ * published once the broker confirms it (a nack counts as failed). While the broker is unreachable,
+ * records wait in memory within the budget, then go to the spill file queue, and are replayed once
+ * it is back. A start against a broker that is unreachable or refuses the credentials fails.
  * @example
  * new RabbitMQConfig({ address: 'amqp://guest:guest@127.0.0.1:5672/%2f', queue: 'scouter_monitoring' })
  */
 export class RabbitMQConfig {
   /** The transport's kind. */
   readonly kind = 'rabbitmq' as const
-  /** The address connected to. */
-  readonly address: string
-  /** The queue published to. */
-  readonly queue: string
   /** The options given. */
   readonly options: Readonly<RabbitMQOptions>
 
   constructor(options: RabbitMQOptions = {}) {
-    const env = process.env
     this.options = { ...options }
-    this.queue = options.queue ?? env.RABBITMQ_QUEUE ?? 'scouter_monitoring'
-    this.address = options.address ?? env.RABBITMQ_ADDR ?? RabbitMQConfig.#address(options, env)
-  }
-
-  static #address(options: RabbitMQOptions, env: NodeJS.ProcessEnv): string {
-    const host = options.host ?? env.RABBITMQ_HOST ?? 'localhost'
-    const port = options.port ?? env.RABBITMQ_PORT ?? 5672
-    const username = options.username ?? env.RABBITMQ_USERNAME
-    const password = options.password ?? env.RABBITMQ_PASSWORD ?? ''
-    const credentials = username === undefined ? '' : `${encodeURIComponent(username)}:${encodeURIComponent(password)}@`
-    return `amqp://${credentials}${host}:${port}/${encodeURIComponent(options.vhost ?? '/')}`
   }
 
   /** @internal The JSON the core reads. */
   toJSON(): object {
-    const { exchange, routingKey, maxRetries, connectTimeoutMs, maxInFlight } = this.options
-    return { kind: this.kind, address: this.address, queue: this.queue, exchange, routingKey, maxRetries, connectTimeoutMs, maxInFlight }
+    return { kind: this.kind, ...this.options }
   }
 }
 

@@ -9,7 +9,6 @@ use serde::Deserialize;
 use crate::aggregate::Settings;
 use crate::error::{Error, Result};
 use crate::filequeue::FileQueueOptions;
-use crate::transport::RabbitMqConfig;
 
 /// Where each alias's profile comes from.
 #[derive(Debug, Clone, Deserialize)]
@@ -138,6 +137,98 @@ impl HttpTransportConfig {
             max_retries: self.max_retries.unwrap_or(3),
         })
     }
+}
+
+/// RabbitMQ, as Scouter's client configures it. Unset fields come from the
+/// environment Scouter reads (see [`RabbitMqConfig::settings`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct RabbitMqConfig {
+    /// The whole address; when set, host, port, username, password and vhost are not used.
+    pub address: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub vhost: Option<String>,
+    pub queue: Option<String>,
+    pub exchange: Option<String>,
+    pub routing_key: Option<String>,
+    pub max_retries: Option<u32>,
+    pub connect_timeout_ms: Option<u64>,
+    pub max_in_flight: Option<usize>,
+}
+
+impl RabbitMqConfig {
+    /// Every setting resolved: given, else from the environment, else the default.
+    pub fn settings(&self) -> Result<RabbitMqSettings> {
+        self.resolve(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    fn resolve(&self, env: impl Fn(&str) -> Option<String>) -> Result<RabbitMqSettings> {
+        let address = match self.address.clone().or_else(|| env("RABBITMQ_ADDR")) {
+            Some(address) => address,
+            None => {
+                let host = self.host.clone().or_else(|| env("RABBITMQ_HOST")).unwrap_or_else(|| "localhost".into());
+                let port = match (self.port, env("RABBITMQ_PORT")) {
+                    (Some(port), _) => port,
+                    (None, Some(text)) => text
+                        .parse()
+                        .map_err(|_| Error::InvalidConfig(format!("RABBITMQ_PORT='{text}' is not a port")))?,
+                    (None, None) => 5672,
+                };
+                let credentials = match self.username.clone().or_else(|| env("RABBITMQ_USERNAME")) {
+                    Some(user) => {
+                        let password = self.password.clone().or_else(|| env("RABBITMQ_PASSWORD")).unwrap_or_default();
+                        format!("{}:{}@", percent_encode(&user), percent_encode(&password))
+                    }
+                    None => String::new(),
+                };
+                let vhost = percent_encode(self.vhost.as_deref().unwrap_or("/"));
+                format!("amqp://{credentials}{host}:{port}/{vhost}")
+            }
+        };
+        if !(address.starts_with("amqp://") || address.starts_with("amqps://")) {
+            return Err(Error::InvalidConfig(format!("RabbitMQ address '{address}' must start with amqp://")));
+        }
+        let queue = self.queue.clone().or_else(|| env("RABBITMQ_QUEUE")).unwrap_or_else(|| "scouter_monitoring".into());
+        Ok(RabbitMqSettings {
+            address,
+            routing_key: self.routing_key.clone().unwrap_or_else(|| queue.clone()),
+            queue,
+            exchange: self.exchange.clone().unwrap_or_default(),
+            max_retries: self.max_retries.unwrap_or(3),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms.unwrap_or(5_000)),
+            max_in_flight: self.max_in_flight.unwrap_or(10_000).max(1),
+        })
+    }
+}
+
+/// Percent-encodes what an AMQP URI cannot hold as is (a vhost's `/`, a password's `@`).
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// RabbitMQ's settings, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RabbitMqSettings {
+    /// `amqp://user:pass@host:port/vhost`.
+    pub address: String,
+    /// Declared durable at start.
+    pub queue: String,
+    /// `""` is the default exchange, which routes by queue name.
+    pub exchange: String,
+    pub routing_key: String,
+    /// Connection attempts at start, after the first, before it fails.
+    pub max_retries: u32,
+    pub connect_timeout: Duration,
+    /// Unconfirmed messages beyond which the producer takes no more.
+    pub max_in_flight: usize,
 }
 
 /// The HTTP transport's settings, resolved.
@@ -297,6 +388,25 @@ mod tests {
         let defaults = HttpTransportConfig::default().resolve(|_| None).unwrap();
         assert_eq!((defaults.server_uri.as_str(), defaults.auth_token), ("http://localhost:8000", None));
         let bad = HttpTransportConfig { server_uri: Some("localhost:8000".into()), ..Default::default() };
+        assert_eq!(bad.resolve(|_| None).unwrap_err().code(), "ERR_INVALID_CONFIG");
+    }
+
+    #[test]
+    fn rabbitmq_settings_come_from_the_config_then_scouters_environment() {
+        let env = |name: &str| match name {
+            "RABBITMQ_HOST" => Some("broker".to_owned()),
+            "RABBITMQ_USERNAME" => Some("me".to_owned()),
+            "RABBITMQ_PASSWORD" => Some("p@ss".to_owned()),
+            _ => None,
+        };
+        let built = RabbitMqConfig::default().resolve(env).unwrap();
+        assert_eq!(built.address, "amqp://me:p%40ss@broker:5672/%2F");
+        assert_eq!((built.queue.as_str(), built.routing_key.as_str(), built.exchange.as_str()), ("scouter_monitoring", "scouter_monitoring", ""));
+        let given = RabbitMqConfig { address: Some("amqp://x/%2f".into()), queue: Some("q".into()), ..Default::default() };
+        assert_eq!(given.resolve(env).unwrap().address, "amqp://x/%2f");
+        let bare = RabbitMqConfig::default().resolve(|_| None).unwrap();
+        assert_eq!(bare.address, "amqp://localhost:5672/%2F");
+        let bad = RabbitMqConfig { address: Some("localhost".into()), ..Default::default() };
         assert_eq!(bad.resolve(|_| None).unwrap_err().code(), "ERR_INVALID_CONFIG");
     }
 

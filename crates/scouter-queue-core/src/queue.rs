@@ -58,7 +58,10 @@ impl ScouterQueue {
                     queue.start_alias(&config, &alias, producer, &on_event)?
                 }
                 (TransportConfig::Rabbitmq(rabbitmq), _) => {
-                    let producer = RabbitMqProducer::connect(rabbitmq.clone()).await;
+                    let producer = match rabbitmq.settings() {
+                        Ok(settings) => RabbitMqProducer::connect(settings).await,
+                        Err(error) => Err(error),
+                    };
                     queue.start_alias(&config, &alias, producer, &on_event)?
                 }
                 (TransportConfig::Http(_), client) => {

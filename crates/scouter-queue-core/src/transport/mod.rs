@@ -7,7 +7,7 @@ mod rabbitmq;
 
 pub use file::FileProducer;
 pub use http::{HttpClient, HttpProducer};
-pub use rabbitmq::{RabbitMqConfig, RabbitMqProducer};
+pub use rabbitmq::RabbitMqProducer;
 
 use std::future::Future;
 use std::time::Instant;

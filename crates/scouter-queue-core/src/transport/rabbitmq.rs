@@ -13,45 +13,11 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
-use serde::Deserialize;
 
 use super::{Delivery, Producer};
 use crate::aggregate::Message;
+use crate::config::RabbitMqSettings;
 use crate::error::{Error, Result};
-
-/// RabbitMQ settings, complete: the TypeScript `RabbitMQConfig` applies the
-/// environment fallbacks and defaults.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RabbitMqConfig {
-    /// `amqp://user:pass@host:port/vhost`.
-    pub address: String,
-    /// Declared durable at start.
-    pub queue: String,
-    /// `""` is the default exchange, which routes by queue name.
-    #[serde(default)]
-    pub exchange: String,
-    /// Defaults to the queue name.
-    pub routing_key: Option<String>,
-    /// Reconnection attempts before a start fails.
-    #[serde(default = "default_max_retries")]
-    pub max_retries: u32,
-    #[serde(default = "default_connect_timeout_ms")]
-    pub connect_timeout_ms: u64,
-    /// Unconfirmed messages beyond which the producer takes no more.
-    #[serde(default = "default_max_in_flight")]
-    pub max_in_flight: usize,
-}
-
-fn default_max_retries() -> u32 {
-    3
-}
-fn default_connect_timeout_ms() -> u64 {
-    5_000
-}
-fn default_max_in_flight() -> usize {
-    10_000
-}
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -65,7 +31,7 @@ struct Link {
 }
 
 pub struct RabbitMqProducer {
-    config: RabbitMqConfig,
+    config: RabbitMqSettings,
     link: Option<Link>,
     in_flight: FuturesOrdered<Confirm>,
     in_flight_bytes: u64,
@@ -79,7 +45,7 @@ impl RabbitMqProducer {
     /// Connects and declares the queue, retrying `max_retries` times: a start
     /// against a broker that is unreachable or refuses the credentials fails
     /// with the reason.
-    pub async fn connect(config: RabbitMqConfig) -> Result<Self> {
+    pub async fn connect(config: RabbitMqSettings) -> Result<Self> {
         let mut attempt = 0;
         let link = loop {
             match open_link(&config).await {
@@ -103,7 +69,7 @@ impl RabbitMqProducer {
     }
 
     fn routing_key(&self) -> &str {
-        self.config.routing_key.as_deref().unwrap_or(&self.config.queue)
+        &self.config.routing_key
     }
 
     /// Collects the confirms that have arrived, without waiting.
@@ -233,8 +199,8 @@ impl Producer for RabbitMqProducer {
     }
 }
 
-async fn open_link(config: &RabbitMqConfig) -> Result<Link> {
-    let timeout = Duration::from_millis(config.connect_timeout_ms);
+async fn open_link(config: &RabbitMqSettings) -> Result<Link> {
+    let timeout = config.connect_timeout;
     let work = async {
         let connection = Connection::connect(&config.address, ConnectionProperties::default()).await?;
         let channel = connection.create_channel().await?;
