@@ -235,3 +235,25 @@ test('a server that never answers: shutdown keeps its deadline and spills what i
   t.is(recordsOnDisk(dir, 'credit').length, 20)
   t.deepEqual(errors, [], 'a shutdown deadline is not an error: the report says what was spilled')
 })
+
+test('what an unreachable server could not take is replayed on the next start, once it answers', async (t) => {
+  const dir = tempDir(t)
+  const closed = createServer()
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+  const { port } = closed.address() as AddressInfo
+  await new Promise((resolve) => closed.close(resolve))
+  const down = await ScouterQueue.fromPath({ credit: CREDIT }, http(`http://127.0.0.1:${port}`, { maxRetries: 0 }), { spillDir: dir })
+  down.on('error', () => {})
+  for (let i = 0; i < 10; i++) down.get('credit').insert(Features.from({ age: 45, income: 100 * i }))
+  t.like((await down.shutdown()).credit, { inserted: 10, spilled: 10 })
+
+  const scouter = await fakeScouter(t)
+  const up = await ScouterQueue.fromPath({ credit: CREDIT }, http(scouter.url), { spillDir: dir })
+  const end = Date.now() + 10_000
+  while (up.report().credit.replayed === 0 && Date.now() < end) await sleep(50)
+  const report = await up.shutdown()
+  t.true(report.credit.replayed > 0)
+  const received = scouter.bodies.flatMap((body) => JSON.parse(body).records)
+  t.is(received.filter((r: any) => r.Psi.feature === 'age').reduce((sum: number, r: any) => sum + r.Psi.bin_count, 0), 10)
+  t.deepEqual(recordsOnDisk(dir, 'credit'), [], 'the spill queue is empty once replayed')
+})
