@@ -127,5 +127,66 @@ export class HttpConfig {
   }
 }
 
+/** Options of the Kafka transport; each unset option falls back to the environment variable Scouter's client reads, then its default. */
+export interface KafkaOptions {
+  /** `bootstrap.servers`, comma-separated `host:port` (`KAFKA_BROKERS`, `localhost:9092`). */
+  brokers?: string
+  /** The topic (`SCOUTER_KAFKA_TOPIC`, then `KAFKA_TOPIC`, then `scouter_monitoring`). Checked at start: it must exist or be created on first use, and be writable. */
+  topic?: string
+  /** `none`, `gzip` (default), `snappy`, `lz4` or `zstd`; anything else is `ERR_INVALID_CONFIG`. */
+  compressionType?: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
+  /** How long librdkafka keeps retrying a message before it reports it undelivered (then it is spilled and replayed). Default 600000. */
+  messageTimeoutMs?: number
+  /** librdkafka's `message.max.bytes`. Default 2097164. */
+  messageMaxBytes?: number
+  /** SASL user (`KAFKA_USERNAME`, then `KAFKA_KEY`). With a password, `securityProtocol` defaults to `SASL_SSL` and `saslMechanism` to `PLAIN`. */
+  username?: string
+  /** SASL password (`KAFKA_PASSWORD`, then `KAFKA_SECRET`). */
+  password?: string
+  /** `security.protocol` (`KAFKA_SECURITY_PROTOCOL`; `SASL_SSL` when credentials are given). */
+  securityProtocol?: string
+  /** `sasl.mechanism` (`KAFKA_SASL_MECHANISM`, `PLAIN`). */
+  saslMechanism?: string
+  /** Metadata requests at start, after the first, before an unreachable cluster fails the start. Default 3. */
+  maxRetries?: number
+  /** librdkafka settings by their own names (`'linger.ms': 20`), passed through; they win over the options above. */
+  config?: Record<string, string | number | boolean>
+  /**
+   * The key of every message. Default: the alias's queue identity (`space/name/vVersion/psi`), so one alias's
+   * messages stay in order on one partition. `null`: no key, as Scouter's client sends.
+   */
+  key?: string | null
+  /** How long one metadata request at start waits for a broker. Default 10000. */
+  connectTimeoutMs?: number
+  /** Unacknowledged messages per alias beyond which records wait in memory (within the budget). Default 100000. */
+  maxInFlight?: number
+}
+
+/**
+ * Publishes to Kafka through librdkafka (built in, nothing to install), batching by its linger, idempotent.
+ * A record is published once its delivery report says so. While the brokers are down, librdkafka keeps
+ * retrying what it holds, further records wait in memory within the budget, then go to the spill file queue,
+ * and are replayed once the brokers are back. A start against brokers nobody can reach, or a topic that
+ * cannot be written (an invalid name, missing where the brokers do not create topics), fails.
+ * @example
+ * const queue = await ScouterQueue.fromPath({ credit: './profiles/credit.json' },
+ *   new KafkaConfig({ brokers: 'localhost:9092', topic: 'scouter_monitoring' }))
+ */
+export class KafkaConfig {
+  /** The transport's kind. */
+  readonly kind = 'kafka' as const
+  /** The options given. */
+  readonly options: Readonly<KafkaOptions>
+
+  constructor(options: KafkaOptions = {}) {
+    this.options = { ...options }
+  }
+
+  /** @internal The JSON the core reads. */
+  toJSON(): object {
+    return { kind: this.kind, ...this.options }
+  }
+}
+
 /** Where a queue's records go. */
-export type TransportConfig = FileQueueConfig | RabbitMQConfig | HttpConfig
+export type TransportConfig = FileQueueConfig | RabbitMQConfig | HttpConfig | KafkaConfig

@@ -1,6 +1,7 @@
 //! How a queue is configured, in the JSON shape the TypeScript API passes
 //! through (camelCase). Defaults live here, once.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -65,6 +66,7 @@ pub enum TransportConfig {
     File(FileTransportConfig),
     Rabbitmq(RabbitMqConfig),
     Http(HttpTransportConfig),
+    Kafka(KafkaConfig),
 }
 
 impl Default for TransportConfig {
@@ -228,6 +230,139 @@ pub struct RabbitMqSettings {
     pub max_retries: u32,
     pub connect_timeout: Duration,
     /// Unconfirmed messages beyond which the producer takes no more.
+    pub max_in_flight: usize,
+}
+
+/// Kafka, as Scouter's client configures it. Unset fields come from the
+/// environment Scouter reads (see [`KafkaConfig::settings`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// `bootstrap.servers`, comma-separated.
+    pub brokers: Option<String>,
+    pub topic: Option<String>,
+    /// none, gzip, snappy, lz4 or zstd.
+    pub compression_type: Option<String>,
+    pub message_timeout_ms: Option<u64>,
+    pub message_max_bytes: Option<u64>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub security_protocol: Option<String>,
+    pub sasl_mechanism: Option<String>,
+    pub max_retries: Option<u32>,
+    /// librdkafka's own settings, by its names; they win over every field above.
+    pub config: BTreeMap<String, serde_json::Value>,
+    /// Absent: the alias's queue identity; `null`: no key, as Scouter sends.
+    #[serde(deserialize_with = "present")]
+    pub key: Option<Option<String>>,
+    pub connect_timeout_ms: Option<u64>,
+    pub max_in_flight: Option<usize>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+const COMPRESSION_TYPES: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
+
+impl KafkaConfig {
+    /// Every setting resolved: given, else from the environment, else the default.
+    pub fn settings(&self) -> Result<KafkaSettings> {
+        self.resolve(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    fn resolve(&self, env: impl Fn(&str) -> Option<String>) -> Result<KafkaSettings> {
+        let either = |given: &Option<String>, names: &[&str]| given.clone().or_else(|| names.iter().find_map(|name| env(name)));
+        let compression = self.compression_type.clone().unwrap_or_else(|| "gzip".into());
+        if !COMPRESSION_TYPES.contains(&compression.as_str()) {
+            return Err(Error::InvalidConfig(format!(
+                "compressionType '{compression}' is not one of {}",
+                COMPRESSION_TYPES.join(", ")
+            )));
+        }
+        let mut client = BTreeMap::new();
+        let mut set = |name: &str, value: String| client.insert(name.to_owned(), value);
+        set("bootstrap.servers", either(&self.brokers, &["KAFKA_BROKERS"]).unwrap_or_else(|| "localhost:9092".into()));
+        set("compression.type", compression);
+        set("message.timeout.ms", self.message_timeout_ms.unwrap_or(600_000).to_string());
+        set("message.max.bytes", self.message_max_bytes.unwrap_or(2_097_164).to_string());
+        // Beyond Scouter: no duplicates from librdkafka's own retries, and
+        // one alias's messages stay in order on their partition.
+        set("enable.idempotence", "true".into());
+        set("client.id", "scouter-queue".into());
+        let username = either(&self.username, &["KAFKA_USERNAME", "KAFKA_KEY"]);
+        let password = either(&self.password, &["KAFKA_PASSWORD", "KAFKA_SECRET"]);
+        let protocol = either(&self.security_protocol, &["KAFKA_SECURITY_PROTOCOL"]);
+        match (username, password) {
+            (Some(username), Some(password)) => {
+                set("security.protocol", protocol.unwrap_or_else(|| "SASL_SSL".into()));
+                set("sasl.mechanism", either(&self.sasl_mechanism, &["KAFKA_SASL_MECHANISM"]).unwrap_or_else(|| "PLAIN".into()));
+                set("sasl.username", username);
+                set("sasl.password", password);
+            }
+            (None, None) => {
+                if let Some(protocol) = protocol {
+                    set("security.protocol", protocol);
+                }
+            }
+            (Some(_), None) => return Err(Error::InvalidConfig("a Kafka username is given (username, KAFKA_USERNAME or KAFKA_KEY) but no password (password, KAFKA_PASSWORD or KAFKA_SECRET)".into())),
+            (None, Some(_)) => return Err(Error::InvalidConfig("a Kafka password is given (password, KAFKA_PASSWORD or KAFKA_SECRET) but no username (username, KAFKA_USERNAME or KAFKA_KEY)".into())),
+        }
+        for (name, value) in &self.config {
+            let text = match value {
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Number(_) | serde_json::Value::Bool(_) => value.to_string(),
+                other => return Err(Error::InvalidConfig(format!("config['{name}'] must be a string, number or boolean, not {other}"))),
+            };
+            set(name, text);
+        }
+        let topic = either(&self.topic, &["SCOUTER_KAFKA_TOPIC", "KAFKA_TOPIC"]).unwrap_or_else(|| "scouter_monitoring".into());
+        if topic.is_empty() {
+            return Err(Error::InvalidConfig("the Kafka topic must not be empty".into()));
+        }
+        Ok(KafkaSettings {
+            client,
+            topic,
+            key: match &self.key {
+                None => KafkaKey::Identity,
+                Some(None) => KafkaKey::None,
+                Some(Some(key)) => KafkaKey::Fixed(key.clone()),
+            },
+            max_retries: self.max_retries.unwrap_or(3),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms.unwrap_or(10_000)),
+            max_in_flight: self.max_in_flight.unwrap_or(100_000).max(1),
+        })
+    }
+}
+
+/// The key each message is sent with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KafkaKey {
+    /// The alias's queue identity (`space/name/vVersion/kind`, or the alias
+    /// for a JSON queue): one alias, one partition, its order kept.
+    Identity,
+    Fixed(String),
+    /// No key: librdkafka spreads messages over partitions.
+    None,
+}
+
+/// Kafka's settings, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaSettings {
+    /// Everything handed to librdkafka, by its names.
+    pub client: BTreeMap<String, String>,
+    pub topic: String,
+    pub key: KafkaKey,
+    /// Metadata requests at start, after the first, before it fails.
+    pub max_retries: u32,
+    /// How long one metadata request at start may wait for a broker.
+    pub connect_timeout: Duration,
+    /// Unacknowledged messages per alias beyond which the producer takes no more.
     pub max_in_flight: usize,
 }
 
@@ -408,6 +543,57 @@ mod tests {
         assert_eq!(bare.address, "amqp://localhost:5672/%2F");
         let bad = RabbitMqConfig { address: Some("localhost".into()), ..Default::default() };
         assert_eq!(bad.resolve(|_| None).unwrap_err().code(), "ERR_INVALID_CONFIG");
+    }
+
+    #[test]
+    fn kafka_settings_come_from_the_config_then_scouters_environment() {
+        let env = |name: &str| match name {
+            "KAFKA_BROKERS" => Some("b1:9092,b2:9092".to_owned()),
+            "KAFKA_TOPIC" => Some("from_kafka_topic".to_owned()),
+            "KAFKA_KEY" => Some("key-user".to_owned()),
+            "KAFKA_SECRET" => Some("s3cret".to_owned()),
+            _ => None,
+        };
+        let built = KafkaConfig::default().resolve(env).unwrap();
+        let get = |name: &str| built.client.get(name).map(String::as_str);
+        assert_eq!(get("bootstrap.servers"), Some("b1:9092,b2:9092"));
+        assert_eq!((get("compression.type"), get("message.timeout.ms"), get("message.max.bytes")), (Some("gzip"), Some("600000"), Some("2097164")));
+        assert_eq!((get("security.protocol"), get("sasl.mechanism")), (Some("SASL_SSL"), Some("PLAIN")));
+        assert_eq!((get("sasl.username"), get("sasl.password")), (Some("key-user"), Some("s3cret")));
+        assert_eq!((built.topic.as_str(), &built.key, built.max_retries), ("from_kafka_topic", &KafkaKey::Identity, 3));
+
+        let scouter_topic = |name: &str| if name == "SCOUTER_KAFKA_TOPIC" { Some("first".to_owned()) } else { env(name) };
+        assert_eq!(KafkaConfig::default().resolve(scouter_topic).unwrap().topic, "first");
+
+        let bare = KafkaConfig::default().resolve(|_| None).unwrap();
+        assert_eq!(bare.client.get("bootstrap.servers").map(String::as_str), Some("localhost:9092"));
+        assert_eq!(bare.topic, "scouter_monitoring");
+        assert!(!bare.client.contains_key("security.protocol") && !bare.client.contains_key("sasl.username"));
+
+        let given: KafkaConfig = serde_json::from_str(
+            r#"{"brokers":"k:1","compressionType":"zstd","key":null,"securityProtocol":"SASL_PLAINTEXT","config":{"linger.ms":20,"compression.type":"lz4","enable.idempotence":false}}"#,
+        )
+        .unwrap();
+        let built = given.resolve(env).unwrap();
+        let get = |name: &str| built.client.get(name).map(String::as_str);
+        assert_eq!((get("bootstrap.servers"), get("security.protocol")), (Some("k:1"), Some("SASL_PLAINTEXT")));
+        // `config` is librdkafka's own word: it wins.
+        assert_eq!((get("linger.ms"), get("compression.type"), get("enable.idempotence")), (Some("20"), Some("lz4"), Some("false")));
+        assert_eq!(built.key, KafkaKey::None);
+        let fixed: KafkaConfig = serde_json::from_str(r#"{"key":"k"}"#).unwrap();
+        assert_eq!(fixed.resolve(|_| None).unwrap().key, KafkaKey::Fixed("k".into()));
+
+        for bad in [
+            r#"{"compressionType":"brotli"}"#,
+            r#"{"username":"me"}"#,
+            r#"{"config":{"linger.ms":[1]}}"#,
+            r#"{"topic":""}"#,
+        ] {
+            let config: KafkaConfig = serde_json::from_str(bad).unwrap();
+            assert_eq!(config.resolve(|_| None).unwrap_err().code(), "ERR_INVALID_CONFIG", "{bad}");
+        }
+        let brotli: KafkaConfig = serde_json::from_str(r#"{"compressionType":"brotli"}"#).unwrap();
+        assert!(brotli.resolve(|_| None).unwrap_err().to_string().contains("'brotli' is not one of none, gzip, snappy, lz4, zstd"));
     }
 
     #[test]

@@ -8,14 +8,14 @@ use tokio::sync::{mpsc, watch};
 
 use crate::aggregate::{self, Aggregator, PassthroughAggregator, Settings};
 use crate::bus::QueueBus;
-use crate::config::{AliasSpec, QueueConfig, TransportConfig};
+use crate::config::{AliasSpec, KafkaKey, QueueConfig, TransportConfig};
 use crate::encoding::ItemKind;
 use crate::error::{Error, Result};
 use crate::profile::Profile;
 use crate::filequeue::{self, FileQueueOptions};
 use crate::record::EntityType;
 use crate::report::{AliasReport, BackgroundError, Counters, EventListener, QueueEvent};
-use crate::transport::{FileProducer, HttpClient, HttpProducer, Producer, RabbitMqProducer};
+use crate::transport::{FileProducer, HttpClient, HttpProducer, KafkaClient, KafkaProducer, Producer, RabbitMqProducer};
 use crate::worker::{Replay, Role, WorkerParts};
 
 pub struct ScouterQueue {
@@ -40,12 +40,24 @@ impl ScouterQueue {
             deadline,
             finished: Vec::new(),
         };
-        // One HTTP client for every alias: one pool of connections, one login.
-        let http = match &config.transport {
-            TransportConfig::Http(http) => Some(HttpClient::connect(http.settings()?).await.map_err(|e| Error::StartFailed {
+        let all_failed = |e: Error| match e {
+            Error::InvalidConfig(_) => e,
+            e => Error::StartFailed {
                 alias: aliases.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", "),
                 reason: e.to_string(),
-            })?),
+            },
+        };
+        // One HTTP client for every alias: one pool of connections, one login.
+        let http = match &config.transport {
+            TransportConfig::Http(http) => Some(HttpClient::connect(http.settings()?).await.map_err(all_failed)?),
+            _ => None,
+        };
+        // One librdkafka client for every alias: one set of connections and threads.
+        let kafka = match &config.transport {
+            TransportConfig::Kafka(kafka) => {
+                let settings = kafka.settings()?;
+                Some((KafkaClient::connect(settings.clone()).await.map_err(all_failed)?, settings))
+            }
             _ => None,
         };
         for alias in aliases {
@@ -53,6 +65,13 @@ impl ScouterQueue {
                 return Err(Error::InvalidConfig(format!("alias '{}' is given twice", alias.name)));
             }
             let bus = match (&config.transport, &http) {
+                (TransportConfig::Kafka(_), _) => {
+                    let producer = kafka
+                        .as_ref()
+                        .map(|(client, settings)| KafkaProducer::new(client.clone(), alias.kafka_key(&settings.key), settings.max_in_flight))
+                        .ok_or_else(|| Error::Transport("the Kafka client is missing".into()));
+                    queue.start_alias(&config, &alias, producer, &on_event)?
+                }
                 (TransportConfig::File(file), _) => {
                     let producer = file.queue(&alias.name).and_then(FileProducer::new);
                     queue.start_alias(&config, &alias, producer, &on_event)?
@@ -218,6 +237,17 @@ impl Alias {
             None => ItemKind::Json,
         };
         Ok(Alias { name: spec.alias.clone(), kind, profile })
+    }
+
+    /// The key of this alias's Kafka messages: its queue identity unless
+    /// the configuration says otherwise.
+    fn kafka_key(&self, key: &KafkaKey) -> Option<String> {
+        match (key, &self.profile) {
+            (KafkaKey::Identity, Some(profile)) => Some(profile.queue_id()),
+            (KafkaKey::Identity, None) => Some(self.name.clone()),
+            (KafkaKey::Fixed(key), _) => Some(key.clone()),
+            (KafkaKey::None, _) => None,
+        }
     }
 
     fn aggregator(&self, settings: Settings) -> Result<Box<dyn Aggregator>> {

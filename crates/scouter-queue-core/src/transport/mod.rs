@@ -3,10 +3,12 @@
 
 mod file;
 mod http;
+mod kafka;
 mod rabbitmq;
 
 pub use file::FileProducer;
 pub use http::{HttpClient, HttpProducer};
+pub use kafka::{KafkaClient, KafkaProducer};
 pub use rabbitmq::RabbitMqProducer;
 
 use std::future::Future;
