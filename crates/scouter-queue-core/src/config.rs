@@ -294,6 +294,8 @@ impl KafkaConfig {
         // Beyond Scouter: no duplicates from librdkafka's own retries, and
         // one alias's messages stay in order on their partition.
         set("enable.idempotence", "true".into());
+        // Back within 2 s of the brokers, not librdkafka's 10 s.
+        set("reconnect.backoff.max.ms", "2000".into());
         set("client.id", "scouter-queue".into());
         let username = either(&self.username, &["KAFKA_USERNAME", "KAFKA_KEY"]);
         let password = either(&self.password, &["KAFKA_PASSWORD", "KAFKA_SECRET"]);

@@ -142,6 +142,11 @@ impl<P: Producer> Worker<P> {
         let kept = if complete { batch.finish() } else { batch.release() };
         if complete {
             Counters::add(&self.counters.replayed, rows);
+            // The transport keeps up: the next batch goes now, not a second later,
+            // so a backlog drains at the transport's speed.
+            if let Some(replay) = &mut self.replay {
+                replay.next_look = Instant::now();
+            }
         }
         self.settle(delivery);
         if let Err(error) = kept {

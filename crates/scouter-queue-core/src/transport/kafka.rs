@@ -31,9 +31,15 @@ use crate::error::{Error, Result};
 const POLL_EVERY: Duration = Duration::from_millis(20);
 /// Between metadata requests at start while the topic is being created.
 const METADATA_BACKOFF: Duration = Duration::from_millis(250);
-/// A message unacknowledged this long, with librdkafka reporting an error,
-/// is an outage worth telling the application about.
-const OUTAGE_AFTER: Duration = Duration::from_secs(2);
+/// How long a topic may be reported unknown at start before it is taken
+/// as missing: a broker that creates topics on first use answers "unknown"
+/// while the creation is under way.
+const UNKNOWN_TOPIC_GRACE: Duration = Duration::from_secs(2);
+/// A message unacknowledged this long means the brokers are down or slow:
+/// the producer takes no more (nor replays) until acknowledgements come
+/// again, and with librdkafka reporting an error, it is an outage worth
+/// telling the application about.
+const STALLED_AFTER: Duration = Duration::from_secs(1);
 
 /// librdkafka's last error (a broker down, a failed connect), which it
 /// reports on its own threads: for start errors and outage reports.
@@ -104,6 +110,7 @@ impl KafkaClient {
     /// being created, within `timeout`. Blocks.
     fn check_topic(&self, timeout: Duration) -> TopicCheck {
         let deadline = Instant::now() + timeout;
+        let mut unknown_since = None;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let check = match self.producer.client().fetch_metadata(Some(&self.topic), left) {
@@ -117,6 +124,14 @@ impl KafkaClient {
                         None if !topic.partitions().is_empty() => TopicCheck::Writable,
                         None | Some(RDKafkaErrorCode::LeaderNotAvailable) => {
                             TopicCheck::NotYet(format!("Kafka at {}: topic '{}' has no leader yet", self.brokers, self.topic))
+                        }
+                        Some(code @ (RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic)) => {
+                            let since = *unknown_since.get_or_insert_with(Instant::now);
+                            if since.elapsed() < UNKNOWN_TOPIC_GRACE && Instant::now() + METADATA_BACKOFF < deadline {
+                                TopicCheck::NotYet(self.topic_refusal(code))
+                            } else {
+                                TopicCheck::Refused(self.topic_refusal(code))
+                            }
                         }
                         Some(code) => TopicCheck::Refused(self.topic_refusal(code)),
                     },
@@ -275,10 +290,15 @@ impl KafkaProducer {
         }
     }
 
+    /// How long the oldest unacknowledged message has waited.
+    fn waited(&self) -> Duration {
+        self.in_flight.front().map(|f| f.sent_at.elapsed()).unwrap_or_default()
+    }
+
     /// librdkafka's own report of brokers going down, once per outage.
     fn report_outage(&mut self, delivery: &mut Delivery) {
-        let waited = self.in_flight.front().map(|f| f.sent_at.elapsed()).unwrap_or_default();
-        if self.outage_reported || waited < OUTAGE_AFTER {
+        let waited = self.waited();
+        if self.outage_reported || waited < STALLED_AFTER {
             return;
         }
         if let Some(cause) = self.client.last_error.get() {
@@ -317,7 +337,7 @@ impl Producer for KafkaProducer {
     }
 
     fn accepting(&self) -> bool {
-        self.waiting.is_empty() && self.in_flight.len() < self.max_in_flight
+        self.waiting.is_empty() && self.in_flight.len() < self.max_in_flight && self.waited() < STALLED_AFTER
     }
 
     /// librdkafka holds a copy of every message in flight, besides ours.
@@ -341,6 +361,12 @@ impl Producer for KafkaProducer {
         let mut delivery = Delivery::default();
         loop {
             self.send_waiting(&mut delivery);
+            // Woken early to tell of an outage while waiting, not only once the wait is over.
+            let look_again = match self.waited() {
+                _ if self.outage_reported => deadline,
+                waited if waited < STALLED_AFTER => Instant::now() + (STALLED_AFTER - waited),
+                _ => Instant::now() + 5 * POLL_EVERY,
+            };
             let Some(InFlight { report, .. }) = self.in_flight.front_mut() else {
                 if self.waiting.is_empty() {
                     break;
@@ -352,11 +378,12 @@ impl Producer for KafkaProducer {
                 tokio::time::sleep(POLL_EVERY).await;
                 continue;
             };
-            match tokio::time::timeout_at(deadline.into(), report).await {
+            match tokio::time::timeout_at(deadline.min(look_again).into(), report).await {
                 Ok(outcome) => {
                     self.settle_front(outcome, &mut delivery);
                     self.collect_ready(&mut delivery);
                 }
+                Err(_) if Instant::now() < deadline => self.report_outage(&mut delivery),
                 Err(_) => break,
             }
         }
