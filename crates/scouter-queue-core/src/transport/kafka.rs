@@ -6,9 +6,10 @@
 //! later), except for refusals no retry can mend (too large, invalid), which
 //! count as failed.
 //!
-//! While the brokers are down librdkafka keeps retrying the messages it holds
-//! (up to `message.timeout.ms`); past `max_in_flight` the producer takes no
-//! more, so items wait in memory within the alias's budget, then spill.
+//! While the brokers are down or slow librdkafka keeps retrying the messages
+//! it holds (up to `message.timeout.ms`); once the oldest has waited
+//! [`STALLED_AFTER`], or past `max_in_flight`, the producer takes no more, so
+//! items wait in memory within the alias's budget, then spill.
 //! librdkafka purges what it still holds when the client is dropped, so a
 //! flush hands back everything unacknowledged before that can happen.
 
