@@ -35,10 +35,11 @@ export type ErrorCode =
 export class ScouterQueueError extends Error {
   /** The stable code of this error. */
   readonly code: ErrorCode
+  // `declare`: a class field would set them to undefined where they do not apply.
   /** The alias the error is about, when there is one (background errors always have it). */
-  readonly alias?: string
+  declare readonly alias?: string
   /** For background errors: how many items the problem affected (0 when none was lost). */
-  readonly items?: number
+  declare readonly items?: number
 
   /** @internal */
   constructor(code: ErrorCode, message: string, details: { alias?: string; items?: number; cause?: unknown } = {}) {
