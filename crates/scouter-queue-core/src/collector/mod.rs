@@ -312,6 +312,7 @@ impl Inner {
     /// Hands the event to every collector it reaches at once, then waits for
     /// their results in turn (each is already running).
     async fn process(&self, queued: Queued, abort: &mut watch::Receiver<bool>) {
+        self.pool.busy.fetch_add(1, SeqCst);
         let started = Instant::now();
         let pending: Vec<_> = self
             .reached(&queued.route)
@@ -340,6 +341,8 @@ impl Inner {
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).completed(now, wait_time, service_time);
         let count = if timed_out { &self.counts.timed_out } else { &self.counts.processed };
         count.fetch_add(1, SeqCst);
+        // Not busy any more by the time the publisher hears of it.
+        self.pool.busy.fetch_sub(1, SeqCst);
         (self.on_complete)(Completed { id: queued.event.id, results, wait_time, service_time });
     }
 

@@ -83,9 +83,7 @@ async fn consume(inner: Arc<Inner>) {
         tokio::pin!(woken);
         woken.as_mut().enable();
         if let Some(queued) = inner.pop() {
-            inner.pool.busy.fetch_add(1, SeqCst);
             inner.process(queued, &mut abort).await;
-            inner.pool.busy.fetch_sub(1, SeqCst);
             continue;
         }
         if inner.is_closing() {
