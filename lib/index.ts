@@ -12,4 +12,21 @@ export { FileQueueConfig } from './transports'
 export type { FileQueueOptions, TransportConfig } from './transports'
 export { FileQueue } from './filequeue'
 export type { BatchInfo, FileQueueLocation, DequeueOptions } from './filequeue'
+export { CollectorQueue, Collector, CollectorEvent, EventPublisher, Payload } from './collector'
+export type {
+  CollectorContext,
+  CollectorInfo,
+  CollectorMetrics,
+  CollectorOptions,
+  CollectorQueueOptions,
+  CollectorReport,
+  CollectorResult,
+  CollectorShutdownOptions,
+  Delivery,
+  Handler,
+  PayloadOptions,
+  Router,
+  RouterClass,
+  RouterFunction,
+} from './collector'
 export { configureRuntime } from './runtime'
