@@ -91,11 +91,15 @@ impl Host {
         self.jobs.take(max)
     }
 
-    /// Delivers a job's outcome. A ticket already settled, or given up at
-    /// the shutdown deadline, is ignored: its consumer has moved on.
-    pub fn settle(&self, ticket: u32, outcome: Outcome) {
-        let reply = self.replies.lock().unwrap_or_else(|p| p.into_inner()).remove(ticket);
-        if let Some(reply) = reply {
+    /// Delivers jobs' outcomes by ticket. A ticket already settled, or given
+    /// up at the shutdown deadline, is ignored: its consumer has moved on.
+    pub fn settle(&self, outcomes: impl IntoIterator<Item = (u32, Outcome)>) {
+        let replies: Vec<_> = {
+            let mut slab = self.replies.lock().unwrap_or_else(|p| p.into_inner());
+            outcomes.into_iter().filter_map(|(ticket, outcome)| Some((slab.remove(ticket)?, outcome))).collect()
+        };
+        // Sent outside the lock: each send may wake a consumer.
+        for (reply, outcome) in replies {
             reply.send(outcome);
         }
     }
@@ -191,8 +195,8 @@ mod tests {
         let jobs = host.take(10);
         assert_eq!(jobs.len(), 1);
         assert_eq!((jobs[0].event, jobs[0].collector), (42, 7));
-        host.settle(jobs[0].ticket, handler_error("boom"));
-        host.settle(jobs[0].ticket, Ok(super::super::event::Value::Held));
+        host.settle([(jobs[0].ticket, handler_error("boom"))]);
+        host.settle([(jobs[0].ticket, Ok(super::super::event::Value::Held))]);
         let outcome = rx.await.unwrap();
         assert_eq!(outcome.unwrap_err().to_string(), "boom");
     }

@@ -56,6 +56,7 @@ pub struct ShutdownReport {
 
 pub struct CollectorQueue {
     inner: Arc<Inner>,
+    runtime: tokio::runtime::Handle,
     monitor: Mutex<Option<JoinHandle<()>>>,
     deadline: watch::Sender<Option<Instant>>,
     report: watch::Sender<Option<ShutdownReport>>,
@@ -130,6 +131,7 @@ impl CollectorQueue {
         let monitor = tokio::spawn(pool::monitor(inner.clone()));
         Ok(CollectorQueue {
             inner,
+            runtime: tokio::runtime::Handle::current(),
             monitor: Mutex::new(Some(monitor)),
             deadline: watch::channel(None).0,
             report: watch::channel(None).0,
@@ -178,7 +180,14 @@ impl CollectorQueue {
         }
         self.inner.counts.published.fetch_add(count as u64, SeqCst);
         self.inner.stats.lock().unwrap_or_else(|p| p.into_inner()).arrived(now, count as u64);
-        self.inner.pool.wake_for(count);
+        // Waking a consumer from outside the runtime (the JavaScript thread)
+        // can cost a system call each; one task wakes them all from inside.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.inner.pool.wake_for(count);
+        } else {
+            let inner = self.inner.clone();
+            self.runtime.spawn(async move { inner.pool.wake_for(count) });
+        }
         Ok(())
     }
 
