@@ -264,7 +264,8 @@ export class CollectorEvent<R = unknown> {
 
   /**
    * Resolves with one result per collector reached, in the order they were reached (a payload
-   * that reached none resolves with `[]`). Handler errors are results, not rejections.
+   * that reached none resolves with `[]`). Handler errors are results, not rejections; it rejects
+   * only if the event could not be queued at all.
    */
   wait(): Promise<CollectorResult<R>[]> {
     if (this.#results !== undefined) return Promise.resolve(this.#results)
@@ -522,7 +523,12 @@ export class CollectorQueue extends EventEmitter {
     } else {
       void this.#native.shutdown(timeoutMs, drain)
     }
-    signal?.addEventListener('abort', () => void this.#native.shutdown(0, drain), { once: true })
+    if (signal !== undefined && !signal.aborted) {
+      const abort = () => void this.#native.shutdown(0, drain)
+      signal.addEventListener('abort', abort, { once: true })
+      const remove = () => signal.removeEventListener('abort', abort)
+      this.#shutdown.then(remove, remove)
+    }
     return this.#shutdown
   }
 
