@@ -140,3 +140,29 @@ async fn a_backlog_grows_the_pool_up_to_its_bound() {
     assert_eq!(most, 8);
     queue.shutdown(Duration::from_secs(1), true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transport_collector_writes_each_body_to_its_file_queue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let transport: crate::config::TransportConfig =
+        serde_json::from_value(serde_json::json!({ "kind": "file", "dir": tmp.path() })).unwrap();
+    let stream = Registration { key: "stream".into(), topics: vec![], collector: Arc::new(TransportCollector::start("stream", &transport).unwrap()) };
+    let (queue, mut done) = start(CollectorQueueConfig::default(), vec![stream]);
+    let with_body = |id: u64| NewEvent { id, route: Route::Broadcast, priority: None, body: Some(format!(r#"{{"id":{id}}}"#)) };
+    queue.publish((0..50).map(with_body).chain([event(50, Route::Broadcast, None)]).collect()).unwrap();
+    let mut outcomes = Vec::new();
+    for _ in 0..51 {
+        let completed = next(&mut done).await;
+        outcomes.push((completed.id, completed.results[0].outcome.as_ref().map_err(|e| e.code()).cloned()));
+    }
+    outcomes.sort_by_key(|(id, _)| *id);
+    assert!(outcomes[..50].iter().all(|(_, o)| *o == Ok(Value::Empty)));
+    assert_eq!(outcomes[50].1, Err("ERR_INVALID_PAYLOAD"), "no JSON body: refused, not written");
+
+    queue.shutdown(Duration::from_secs(1), true).await;
+    let batches = crate::filequeue::list_batches(&tmp.path().join("stream")).unwrap();
+    let mut rows: Vec<String> = batches.iter().flat_map(|b| crate::filequeue::read_rows(&b.path).unwrap()).collect();
+    rows.sort_by_key(|r| serde_json::from_str::<serde_json::Value>(r).unwrap()["id"].as_u64());
+    assert_eq!(rows.len(), 50);
+    assert_eq!(rows[7], r#"{"id":7}"#);
+}
