@@ -6,7 +6,7 @@
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use napi::bindgen_prelude::{FnArgs, Float64Array, Float64ArraySlice, Function, Object};
+use napi::bindgen_prelude::{Float64Array, Float64ArraySlice, FnArgs, Function, Object};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
@@ -124,9 +124,15 @@ pub fn start_collector_queue<'env>(
         .callee_handled::<false>()
         .weak::<true>()
         .build_callback(move |_| {
-            let jobs = slot.get().and_then(Weak::upgrade).map(|host| host.take(MAX_BATCH)).unwrap_or_default();
+            let jobs = slot
+                .get()
+                .and_then(Weak::upgrade)
+                .map(|host| host.take(MAX_BATCH))
+                .unwrap_or_default();
             Ok(Float64Array::new(
-                jobs.iter().flat_map(|j| [j.ticket as f64, j.event as f64, j.collector as f64]).collect(),
+                jobs.iter()
+                    .flat_map(|j| [j.ticket as f64, j.event as f64, j.collector as f64])
+                    .collect(),
             ))
         })?;
     let host = Host::new(Box::new(move || {
@@ -141,7 +147,11 @@ pub fn start_collector_queue<'env>(
         .callee_handled::<false>()
         .weak::<true>()
         .build_callback(move |_| {
-            let done = slot.get().and_then(Weak::upgrade).map(|o| o.take(MAX_BATCH)).unwrap_or_default();
+            let done = slot
+                .get()
+                .and_then(Weak::upgrade)
+                .map(|o| o.take(MAX_BATCH))
+                .unwrap_or_default();
             Ok(FnArgs::from(encode_completions(done)))
         })?;
     let outbox: Arc<Outbox<Completed>> = Arc::new(Outbox::new(Box::new(move || {
@@ -151,7 +161,10 @@ pub fn start_collector_queue<'env>(
 
     spawn_promise(env, async move {
         let queue = CollectorQueue::from_spec(spec, &host, Arc::new(move |done| outbox.push(done)))?;
-        Ok(NativeCollectorQueue { inner: Arc::new(queue), host })
+        Ok(NativeCollectorQueue {
+            inner: Arc::new(queue),
+            host,
+        })
     })
 }
 
@@ -162,7 +175,12 @@ fn encode_completions(done: Vec<Completed>) -> (Float64Array, Vec<String>) {
     let mut numbers = Vec::with_capacity(done.len() * 6);
     let mut texts = Vec::new();
     for c in done {
-        numbers.extend([c.id as f64, c.wait_time.as_secs_f64(), c.service_time.as_secs_f64(), c.results.len() as f64]);
+        numbers.extend([
+            c.id as f64,
+            c.wait_time.as_secs_f64(),
+            c.service_time.as_secs_f64(),
+            c.results.len() as f64,
+        ]);
         for r in c.results {
             let kind = match r.outcome {
                 Ok(Value::Held) => HELD,
@@ -189,7 +207,12 @@ impl NativeCollectorQueue {
     /// mode, nameCount]`, their keys or topics in `names` in row order, and,
     /// when a transport collector needs them, their JSON `bodies`.
     #[napi]
-    pub fn publish(&self, rows: Float64ArraySlice, names: Vec<String>, bodies: Option<Vec<String>>) -> napi::Result<()> {
+    pub fn publish(
+        &self,
+        rows: Float64ArraySlice,
+        names: Vec<String>,
+        bodies: Option<Vec<String>>,
+    ) -> napi::Result<()> {
         let rows: &[f64] = &rows;
         let mut names = names.into_iter();
         let mut bodies = bodies.map(Vec::into_iter);
@@ -198,13 +221,21 @@ impl NativeCollectorQueue {
             let [id, priority, mode, count] = [row[0], row[1], row[2], row[3]];
             let taken: Vec<String> = names.by_ref().take(count as usize).collect();
             if taken.len() != count as usize {
-                return Err(Error::InvalidPayload(format!("event {id}: {count} names announced, fewer given"))).into_js();
+                return Err(Error::InvalidPayload(format!(
+                    "event {id}: {count} names announced, fewer given"
+                )))
+                .into_js();
             }
             let route = match mode {
                 BROADCAST => Route::Broadcast,
                 KEYS => Route::Keys(taken),
                 TOPICS => Route::Topics(taken),
-                _ => return Err(Error::InvalidPayload(format!("event {id}: unknown delivery mode {mode}"))).into_js(),
+                _ => {
+                    return Err(Error::InvalidPayload(format!(
+                        "event {id}: unknown delivery mode {mode}"
+                    )))
+                    .into_js()
+                }
             };
             events.push(NewEvent {
                 id: id as u64,
@@ -256,7 +287,9 @@ impl NativeCollectorQueue {
     pub fn shutdown<'env>(&self, env: &'env Env, timeout_ms: u32, drain: bool) -> napi::Result<Object<'env>> {
         let queue = self.inner.clone();
         spawn_promise(env, async move {
-            Ok(CollectorReport::from(queue.shutdown(Duration::from_millis(timeout_ms as u64), drain).await))
+            Ok(CollectorReport::from(
+                queue.shutdown(Duration::from_millis(timeout_ms as u64), drain).await,
+            ))
         })
     }
 
@@ -265,6 +298,8 @@ impl NativeCollectorQueue {
     #[napi]
     pub fn shutdown_sync(&self, timeout_ms: u32, drain: bool) -> napi::Result<CollectorReport> {
         let runtime = runtime::get().into_js()?;
-        Ok(runtime.block_on(self.inner.shutdown(Duration::from_millis(timeout_ms as u64), drain)).into())
+        Ok(runtime
+            .block_on(self.inner.shutdown(Duration::from_millis(timeout_ms as u64), drain))
+            .into())
     }
 }

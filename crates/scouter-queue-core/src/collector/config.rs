@@ -76,7 +76,10 @@ impl CollectorQueueConfig {
             return invalid("avgLoadIntervalMs must be at least monitorIntervalMs".into());
         }
         if self.metrics_window_ms < MIN_METRICS_WINDOW_MS {
-            return invalid(format!("metricsWindowMs must be at least {MIN_METRICS_WINDOW_MS}, got {}", self.metrics_window_ms));
+            return invalid(format!(
+                "metricsWindowMs must be at least {MIN_METRICS_WINDOW_MS}, got {}",
+                self.metrics_window_ms
+            ));
         }
         Ok(())
     }
@@ -119,7 +122,9 @@ impl CollectorQueueSpec {
     pub fn from_json(text: &str) -> Result<CollectorQueueSpec> {
         let spec: CollectorQueueSpec = serde_json::from_str(text).map_err(|e| Error::InvalidConfig(e.to_string()))?;
         if spec.collectors.is_empty() {
-            return Err(Error::InvalidConfig("a collector queue needs at least one collector".into()));
+            return Err(Error::InvalidConfig(
+                "a collector queue needs at least one collector".into(),
+            ));
         }
         spec.options.validate()?;
         Ok(spec)
@@ -143,7 +148,11 @@ mod tests {
             r#"{"options":{"queueType":"stack"},"collectors":[{"key":"a"}]}"#,
             r#"{"collectors":[]}"#,
         ] {
-            assert_eq!(CollectorQueueSpec::from_json(bad).unwrap_err().code(), "ERR_INVALID_CONFIG", "{bad}");
+            assert_eq!(
+                CollectorQueueSpec::from_json(bad).unwrap_err().code(),
+                "ERR_INVALID_CONFIG",
+                "{bad}"
+            );
         }
     }
 }

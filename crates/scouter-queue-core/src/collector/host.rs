@@ -26,7 +26,13 @@ struct OutboxState<T> {
 
 impl<T> Outbox<T> {
     pub fn new(wake: Wake) -> Outbox<T> {
-        Outbox { state: Mutex::new(OutboxState { items: Vec::new(), scheduled: false }), wake }
+        Outbox {
+            state: Mutex::new(OutboxState {
+                items: Vec::new(),
+                scheduled: false,
+            }),
+            wake,
+        }
     }
 
     pub fn push(&self, item: T) {
@@ -78,12 +84,18 @@ pub struct Host {
 
 impl Host {
     pub fn new(wake: Wake) -> Arc<Host> {
-        Arc::new(Host { jobs: Outbox::new(wake), replies: Mutex::new(Slab::default()) })
+        Arc::new(Host {
+            jobs: Outbox::new(wake),
+            replies: Mutex::new(Slab::default()),
+        })
     }
 
     /// The collector with the host's index `collector`.
     pub fn collector(self: &Arc<Self>, collector: u32) -> HostCollector {
-        HostCollector { host: self.clone(), index: collector }
+        HostCollector {
+            host: self.clone(),
+            index: collector,
+        }
     }
 
     /// Takes up to `max` jobs, oldest first.
@@ -96,7 +108,10 @@ impl Host {
     pub fn settle(&self, outcomes: impl IntoIterator<Item = (u32, Outcome)>) {
         let replies: Vec<_> = {
             let mut slab = self.replies.lock().unwrap_or_else(|p| p.into_inner());
-            outcomes.into_iter().filter_map(|(ticket, outcome)| Some((slab.remove(ticket)?, outcome))).collect()
+            outcomes
+                .into_iter()
+                .filter_map(|(ticket, outcome)| Some((slab.remove(ticket)?, outcome)))
+                .collect()
         };
         // Sent outside the lock: each send may wake a consumer.
         for (reply, outcome) in replies {
@@ -106,7 +121,11 @@ impl Host {
 
     fn submit(&self, event: u64, collector: u32, reply: Reply) {
         let ticket = self.replies.lock().unwrap_or_else(|p| p.into_inner()).insert(reply);
-        self.jobs.push(HostJob { ticket, event, collector });
+        self.jobs.push(HostJob {
+            ticket,
+            event,
+            collector,
+        });
     }
 }
 
@@ -130,7 +149,10 @@ struct Slab<T> {
 
 impl<T> Default for Slab<T> {
     fn default() -> Self {
-        Slab { entries: Vec::new(), free: Vec::new() }
+        Slab {
+            entries: Vec::new(),
+            free: Vec::new(),
+        }
     }
 }
 

@@ -95,7 +95,9 @@ impl Stats {
 
     pub fn read(&mut self, now: Instant, qsize: usize, busy: usize, consumers: usize) -> Metrics {
         let mut metrics = Metrics {
-            timestamp: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1e3),
+            timestamp: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64() * 1e3),
             qsize,
             busy,
             consumers,
@@ -173,7 +175,9 @@ impl RateWindow {
 
     fn rate(&mut self, now: Instant) -> f64 {
         self.expire(self.bucket(now));
-        let Some(&(first, _)) = self.counts.front() else { return 0.0 };
+        let Some(&(first, _)) = self.counts.front() else {
+            return 0.0;
+        };
         let start = self.origin + Duration::from_nanos((self.width.as_nanos() as u64).saturating_mul(first));
         let span = now.saturating_duration_since(start);
         self.total as f64 / span.as_secs_f64().max(self.width.as_secs_f64())
@@ -190,7 +194,11 @@ struct MeanWindow {
 
 impl MeanWindow {
     fn new(capacity: usize) -> MeanWindow {
-        MeanWindow { values: VecDeque::with_capacity(capacity.min(4096)), capacity: capacity.max(1), sum: 0 }
+        MeanWindow {
+            values: VecDeque::with_capacity(capacity.min(4096)),
+            capacity: capacity.max(1),
+            sum: 0,
+        }
     }
 
     fn push(&mut self, value: u64) {
@@ -217,7 +225,12 @@ mod tests {
     use super::*;
 
     fn windows(warmup_ms: u64) -> Windows {
-        Windows { rate: Duration::from_secs(5), events: 4, load_samples: 2, warmup: Duration::from_millis(warmup_ms) }
+        Windows {
+            rate: Duration::from_secs(5),
+            events: 4,
+            load_samples: 2,
+            warmup: Duration::from_millis(warmup_ms),
+        }
     }
 
     #[test]
@@ -229,7 +242,10 @@ mod tests {
         stats.sample_load(1, 2);
         let m = stats.read(t0 + Duration::from_secs(1), 3, 1, 2);
         assert_eq!((m.qsize, m.busy, m.consumers, m.load, m.event_count), (3, 1, 2, 0.5, 1));
-        assert_eq!((m.avg_load, m.service_time, m.wait_time, m.arrival_rate, m.wip), (0.0, 0.0, 0.0, 0.0, 0.0));
+        assert_eq!(
+            (m.avg_load, m.service_time, m.wait_time, m.arrival_rate, m.wip),
+            (0.0, 0.0, 0.0, 0.0, 0.0)
+        );
         assert!(stats.read(t0 + Duration::from_secs(3), 0, 0, 2).service_time > 0.0);
     }
 

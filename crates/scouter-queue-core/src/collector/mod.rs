@@ -22,7 +22,9 @@ pub mod router;
 pub mod transport;
 
 pub use config::{CollectorQueueConfig, CollectorQueueSpec, CollectorSpec};
-pub use event::{Collector, CollectorResult, Completed, CompletionListener, Event, NewEvent, Outcome, Registration, Reply, Value};
+pub use event::{
+    Collector, CollectorResult, Completed, CompletionListener, Event, NewEvent, Outcome, Registration, Reply, Value,
+};
 pub use host::{Host, HostCollector, HostJob, Outbox};
 pub use metrics::Metrics;
 pub use queue::QueueType;
@@ -111,11 +113,16 @@ impl CollectorQueue {
         config.validate()?;
         let directory = Directory::new(collectors.iter().map(|c| (c.key.as_str(), c.topics.as_slice())))?;
         if directory.is_empty() {
-            return Err(Error::InvalidConfig("a collector queue needs at least one collector".into()));
+            return Err(Error::InvalidConfig(
+                "a collector queue needs at least one collector".into(),
+            ));
         }
         let inner = Arc::new(Inner {
             stats: Mutex::new(Stats::new(Instant::now(), config.windows())),
-            waiting: Mutex::new(Waiting { events: EventQueue::new(config.queue_type), open: true }),
+            waiting: Mutex::new(Waiting {
+                events: EventQueue::new(config.queue_type),
+                open: true,
+            }),
             collectors: collectors.into_iter().map(|c| c.collector).collect(),
             directory,
             router,
@@ -126,7 +133,11 @@ impl CollectorQueue {
             counts: Counts::default(),
             config,
         });
-        let initial = if inner.config.autoscale { inner.config.min_consumers } else { inner.config.max_consumers };
+        let initial = if inner.config.autoscale {
+            inner.config.min_consumers
+        } else {
+            inner.config.max_consumers
+        };
         pool::resize(&inner, initial);
         let monitor = tokio::spawn(pool::monitor(inner.clone()));
         Ok(CollectorQueue {
@@ -140,14 +151,22 @@ impl CollectorQueue {
 
     /// Starts a queue from its spec: transports run in Rust, the other
     /// collectors on `host`, which knows each by its index in the spec.
-    pub fn from_spec(spec: CollectorQueueSpec, host: &Arc<Host>, on_complete: CompletionListener) -> Result<CollectorQueue> {
+    pub fn from_spec(
+        spec: CollectorQueueSpec,
+        host: &Arc<Host>,
+        on_complete: CompletionListener,
+    ) -> Result<CollectorQueue> {
         let mut collectors = Vec::with_capacity(spec.collectors.len());
         for (index, c) in spec.collectors.into_iter().enumerate() {
             let collector: Arc<dyn Collector> = match &c.transport {
                 Some(transport) => Arc::new(TransportCollector::start(&c.key, transport)?),
                 None => Arc::new(host.collector(index as u32)),
             };
-            collectors.push(Registration { key: c.key, topics: c.topics, collector });
+            collectors.push(Registration {
+                key: c.key,
+                topics: c.topics,
+                collector,
+            });
         }
         CollectorQueue::start(spec.options, collectors, Arc::new(SimpleRouter), on_complete)
     }
@@ -162,7 +181,10 @@ impl CollectorQueue {
         for event in &events {
             self.inner.directory.check(&event.route)?;
             if event.priority.is_some_and(|p| !p.is_finite()) {
-                return Err(Error::InvalidPayload(format!("event {}: priority must be a finite number", event.id)));
+                return Err(Error::InvalidPayload(format!(
+                    "event {}: priority must be a finite number",
+                    event.id
+                )));
             }
         }
         let now = Instant::now();
@@ -173,13 +195,27 @@ impl CollectorQueue {
                 return Err(Error::QueueClosed);
             }
             let default_priority = self.inner.config.default_priority;
-            for NewEvent { id, route, priority, body } in events {
-                let queued = Queued { event: Arc::new(Event { id, body }), route, enqueued_at: now };
+            for NewEvent {
+                id,
+                route,
+                priority,
+                body,
+            } in events
+            {
+                let queued = Queued {
+                    event: Arc::new(Event { id, body }),
+                    route,
+                    enqueued_at: now,
+                };
                 waiting.events.push(queued, priority.unwrap_or(default_priority));
             }
         }
         self.inner.counts.published.fetch_add(count as u64, SeqCst);
-        self.inner.stats.lock().unwrap_or_else(|p| p.into_inner()).arrived(now, count as u64);
+        self.inner
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .arrived(now, count as u64);
         // Waking a consumer from outside the runtime (the JavaScript thread)
         // can cost a system call each; one task wakes them all from inside.
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -193,7 +229,11 @@ impl CollectorQueue {
 
     pub fn metrics(&self) -> Metrics {
         let (qsize, busy, live) = self.inner.levels();
-        self.inner.stats.lock().unwrap_or_else(|p| p.into_inner()).read(Instant::now(), qsize, busy, live)
+        self.inner
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .read(Instant::now(), qsize, busy, live)
     }
 
     /// The counts so far (final once shutdown has returned).
@@ -221,7 +261,10 @@ impl CollectorQueue {
                 true
             }
         });
-        let first = std::mem::replace(&mut self.inner.waiting.lock().unwrap_or_else(|p| p.into_inner()).open, false);
+        let first = std::mem::replace(
+            &mut self.inner.waiting.lock().unwrap_or_else(|p| p.into_inner()).open,
+            false,
+        );
         if !first {
             let mut report = self.report.subscribe();
             return match report.wait_for(Option::is_some).await {
@@ -347,12 +390,24 @@ impl Inner {
         }
         let now = Instant::now();
         let (wait_time, service_time) = (started - queued.enqueued_at, now - started);
-        self.stats.lock().unwrap_or_else(|p| p.into_inner()).completed(now, wait_time, service_time);
-        let count = if timed_out { &self.counts.timed_out } else { &self.counts.processed };
+        self.stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .completed(now, wait_time, service_time);
+        let count = if timed_out {
+            &self.counts.timed_out
+        } else {
+            &self.counts.processed
+        };
         count.fetch_add(1, SeqCst);
         // Not busy any more by the time the publisher hears of it.
         self.pool.busy.fetch_sub(1, SeqCst);
-        (self.on_complete)(Completed { id: queued.event.id, results, wait_time, service_time });
+        (self.on_complete)(Completed {
+            id: queued.event.id,
+            results,
+            wait_time,
+            service_time,
+        });
     }
 
     /// Completes every queued event with `ERR_NOT_PROCESSED` results.
@@ -363,7 +418,10 @@ impl Inner {
             let results = self
                 .reached(&queued.route)
                 .into_iter()
-                .map(|collector| CollectorResult { collector, outcome: Err(Error::NotProcessed) })
+                .map(|collector| CollectorResult {
+                    collector,
+                    outcome: Err(Error::NotProcessed),
+                })
                 .collect();
             self.counts.not_processed.fetch_add(1, SeqCst);
             (self.on_complete)(Completed {

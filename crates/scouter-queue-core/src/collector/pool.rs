@@ -63,9 +63,21 @@ pub(crate) fn resize(inner: &Arc<Inner>, target: usize) {
 /// law plus its margin, and never fewer than are busy now plus what waits
 /// (growing at most twofold per tick), so a burst is served before the
 /// windowed rates have caught up with it.
-pub(crate) fn pool_size(wip: f64, margin: f64, busy: usize, qsize: usize, live: usize, min: usize, max: usize) -> usize {
+pub(crate) fn pool_size(
+    wip: f64,
+    margin: f64,
+    busy: usize,
+    qsize: usize,
+    live: usize,
+    min: usize,
+    max: usize,
+) -> usize {
     let steady = (wip * (1.0 + margin)).ceil();
-    let steady = if steady.is_finite() && steady > 0.0 { steady.min(max as f64) as usize } else { 0 };
+    let steady = if steady.is_finite() && steady > 0.0 {
+        steady.min(max as f64) as usize
+    } else {
+        0
+    };
     let now = busy + qsize.min(live.max(1));
     steady.max(now).clamp(min, max)
 }
@@ -73,7 +85,10 @@ pub(crate) fn pool_size(wip: f64, margin: f64, busy: usize, qsize: usize, live: 
 /// One consumer: takes events until it retires, the queue is shutting down
 /// and empty, or the shutdown deadline passed.
 async fn consume(inner: Arc<Inner>) {
-    let mut leaving = Leave { pool: &inner.pool, counted: true };
+    let mut leaving = Leave {
+        pool: &inner.pool,
+        counted: true,
+    };
     let mut abort = inner.abort.subscribe();
     loop {
         if *abort.borrow() {
@@ -129,7 +144,15 @@ pub(crate) async fn monitor(inner: Arc<Inner>) {
         };
         // Once shutdown has emptied the queue, new consumers would only exit.
         if config.autoscale && !(inner.is_closing() && qsize == 0) {
-            let target = pool_size(metrics.wip, config.wip_margin, busy, qsize, live, config.min_consumers, config.max_consumers);
+            let target = pool_size(
+                metrics.wip,
+                config.wip_margin,
+                busy,
+                qsize,
+                live,
+                config.min_consumers,
+                config.max_consumers,
+            );
             resize(&inner, target);
         }
     }

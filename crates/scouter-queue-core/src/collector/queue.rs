@@ -29,7 +29,10 @@ impl<T> EventQueue<T> {
         match kind {
             QueueType::Fifo => EventQueue::Fifo(VecDeque::new()),
             QueueType::Lifo => EventQueue::Lifo(Vec::new()),
-            QueueType::Priority => EventQueue::Priority { heap: BinaryHeap::new(), next_seq: 0 },
+            QueueType::Priority => EventQueue::Priority {
+                heap: BinaryHeap::new(),
+                next_seq: 0,
+            },
         }
     }
 
@@ -39,7 +42,11 @@ impl<T> EventQueue<T> {
             EventQueue::Fifo(q) => q.push_back(item),
             EventQueue::Lifo(q) => q.push(item),
             EventQueue::Priority { heap, next_seq } => {
-                heap.push(Ranked { priority, seq: *next_seq, item });
+                heap.push(Ranked {
+                    priority,
+                    seq: *next_seq,
+                    item,
+                });
                 *next_seq += 1;
             }
         }

@@ -125,7 +125,11 @@ mod tests {
     use super::*;
 
     fn directory() -> Directory {
-        let topics = [vec!["payments".to_owned()], vec!["payments".to_owned(), "audit".to_owned()], vec![]];
+        let topics = [
+            vec!["payments".to_owned()],
+            vec!["payments".to_owned(), "audit".to_owned()],
+            vec![],
+        ];
         Directory::new(["a", "b", "c"].into_iter().zip(topics.iter().map(Vec::as_slice))).unwrap()
     }
 

@@ -34,7 +34,10 @@ impl TransportCollector {
     /// Starts the transport named by `config`; its queue or topic is named
     /// after the collector's `key`. Must be called within the runtime.
     pub fn start(key: &str, config: &TransportConfig) -> Result<TransportCollector> {
-        let start_failed = |e: Error| Error::StartFailed { alias: key.to_owned(), reason: e.to_string() };
+        let start_failed = |e: Error| Error::StartFailed {
+            alias: key.to_owned(),
+            reason: e.to_string(),
+        };
         match config {
             TransportConfig::File(file) => {
                 let producer = file.queue(key).and_then(FileProducer::new).map_err(start_failed)?;
@@ -58,7 +61,10 @@ impl Collector for TransportCollector {
         match jobs.as_ref() {
             Some(tx) => {
                 if let Err(refused) = tx.send((event, reply)) {
-                    refused.0 .1.send(Err(Error::Transport("the transport has stopped".into())));
+                    refused
+                        .0
+                         .1
+                        .send(Err(Error::Transport("the transport has stopped".into())));
                 }
             }
             None => reply.send(Err(Error::QueueClosed)),
@@ -108,10 +114,15 @@ async fn deliver<P: Producer>(producer: &mut P, batch: Vec<Job>) {
     for (event, reply) in batch {
         match &event.body {
             Some(body) => {
-                messages.push(Message { payload: body.clone(), items: 1 });
+                messages.push(Message {
+                    payload: body.clone(),
+                    items: 1,
+                });
                 replies.push(reply);
             }
-            None => reply.send(Err(Error::InvalidPayload("a transport collector needs the payload as JSON".into()))),
+            None => reply.send(Err(Error::InvalidPayload(
+                "a transport collector needs the payload as JSON".into(),
+            ))),
         }
     }
     if messages.is_empty() {
