@@ -231,10 +231,8 @@ export class CollectorEvent<R = unknown> {
   readonly id: number
   /** The payload sent. */
   readonly payload: Payload
-  /** Seconds the event waited for a consumer, once done. */
-  waitTime: number | undefined
-  /** Seconds from a consumer taking it to its last result, once done. */
-  serviceTime: number | undefined
+  #waitTime: number | undefined
+  #serviceTime: number | undefined
   #results: CollectorResult<R>[] | undefined
   #error: unknown
   #promise: Promise<CollectorResult<R>[]> | undefined
@@ -255,6 +253,16 @@ export class CollectorEvent<R = unknown> {
   /** Whether every collector reached has given its result. */
   get done(): boolean {
     return this.#results !== undefined || this.#error !== undefined
+  }
+
+  /** Seconds the event waited for a consumer, once done. */
+  get waitTime(): number | undefined {
+    return this.#waitTime
+  }
+
+  /** Seconds from a consumer taking it to its last result, once done (0 if none took it). */
+  get serviceTime(): number | undefined {
+    return this.#serviceTime
   }
 
   /** The results, once done. */
@@ -294,8 +302,8 @@ export class CollectorEvent<R = unknown> {
   [kSettle](results: CollectorResult<R>[], waitTime: number, serviceTime: number): void {
     this.#results = results
     this.#firstValue = this.#held = undefined
-    this.waitTime = waitTime
-    this.serviceTime = serviceTime
+    this.#waitTime = waitTime
+    this.#serviceTime = serviceTime
     this.#resolve?.(results)
   }
 
