@@ -10,8 +10,21 @@ import { measure } from './lib/measure.mjs'
 const [client, address, queueName, count] = process.argv.slice(2)
 const RECORDS = Number(count)
 const PROFILE = fileURLToPath(new URL('../__test__/fixtures/credit.json', import.meta.url))
-// About 256 B once published as a raw record.
-const row = (i) => ({ id: i, age: 20 + (i % 50), income: 1000 + i * 0.25, state: 'CA' })
+// About 256 B once published as a raw record; amqplib sends the very same JSON.
+const row = (i) => ({ id: i, age: 20 + (i % 50), state: 'CA' })
+const UID = '0195d4a2-7c1e-7d3a-9a51-4a7f0b0c1d2e'
+const rawRecord = (i) => {
+  const { id, age, state } = row(i)
+  return JSON.stringify({
+    created_at: new Date().toISOString(),
+    space: 'lending',
+    name: 'credit',
+    version: '1.0.0',
+    uid: UID,
+    entity_type: 'Feature',
+    features: [{ Int: { name: 'id', value: id } }, { Int: { name: 'age', value: age } }, { String: { name: 'state', value: state } }],
+  })
+}
 
 const clients = {
   async 'scouter-queue'() {
@@ -35,7 +48,7 @@ const clients = {
     await channel.assertQueue(queueName, { durable: true })
     await measure(RECORDS, async () => {
       for (let i = 0; i < RECORDS; i++) {
-        const body = Buffer.from(JSON.stringify({ created_at: new Date().toISOString(), space: 'lending', name: 'credit', version: '1.0.0', entity_type: 'Feature', features: row(i) }))
+        const body = Buffer.from(rawRecord(i))
         if (!channel.sendToQueue(queueName, body, { persistent: true })) await new Promise((r) => channel.once('drain', r))
       }
       await channel.waitForConfirms()

@@ -12,6 +12,12 @@
  * - `ERR_TRANSPORT`: a transport refused or failed.
  * - `ERR_VALUE_SKIPPED` (background only): values left out of drift aggregates, such as a NaN or a value outside
  *   every bin; the rest of their items was aggregated, so no item is lost (`items` is 0).
+ * - `ERR_UNKNOWN_COLLECTOR`: a payload sent to a collector key the collector queue does not have.
+ * - `ERR_INVALID_PAYLOAD`: a payload that cannot be sent (bad delivery, priority, or a value a transport cannot take as JSON).
+ * - `ERR_ROUTER`: a custom router threw; the router's error is the `cause`.
+ * - `ERR_HANDLER`: in a result: the collector's handler threw or rejected; its error is the `cause`.
+ * - `ERR_SHUTDOWN_TIMEOUT`: in a result: the handler had not finished when the shutdown deadline passed.
+ * - `ERR_NOT_PROCESSED`: in a result: the queue shut down before a consumer took the event.
  */
 export type ErrorCode =
   | 'ERR_PROFILE_NOT_FOUND'
@@ -24,6 +30,12 @@ export type ErrorCode =
   | 'ERR_FILE_QUEUE'
   | 'ERR_TRANSPORT'
   | 'ERR_VALUE_SKIPPED'
+  | 'ERR_UNKNOWN_COLLECTOR'
+  | 'ERR_INVALID_PAYLOAD'
+  | 'ERR_ROUTER'
+  | 'ERR_HANDLER'
+  | 'ERR_SHUTDOWN_TIMEOUT'
+  | 'ERR_NOT_PROCESSED'
 
 /**
  * An error from scouter-queue. Branch on `code`, not on the message.
@@ -35,10 +47,11 @@ export type ErrorCode =
 export class ScouterQueueError extends Error {
   /** The stable code of this error. */
   readonly code: ErrorCode
+  // `declare`: a class field would set them to undefined where they do not apply.
   /** The alias the error is about, when there is one (background errors always have it). */
-  readonly alias?: string
+  declare readonly alias?: string
   /** For background errors: how many items the problem affected (0 when none was lost). */
-  readonly items?: number
+  declare readonly items?: number
 
   /** @internal */
   constructor(code: ErrorCode, message: string, details: { alias?: string; items?: number; cause?: unknown } = {}) {

@@ -13,4 +13,21 @@ export { FileQueueConfig, RabbitMQConfig, HttpConfig, KafkaConfig } from './tran
 export type { FileQueueOptions, RabbitMQOptions, HttpOptions, KafkaOptions, TransportConfig } from './transports'
 export { FileQueue, FileQueueWriter } from './filequeue'
 export type { BatchInfo, FileQueueLocation, EnqueueOptions, DequeueOptions, RecoveryReport } from './filequeue'
+export { CollectorQueue, Collector, CollectorEvent, EventPublisher, Payload } from './collector'
+export type {
+  CollectorContext,
+  CollectorInfo,
+  CollectorMetrics,
+  CollectorOptions,
+  CollectorQueueOptions,
+  CollectorReport,
+  CollectorResult,
+  CollectorShutdownOptions,
+  Delivery,
+  Handler,
+  PayloadOptions,
+  Router,
+  RouterClass,
+  RouterFunction,
+} from './collector'
 export { configureRuntime } from './runtime'

@@ -3,6 +3,7 @@
 //! `scouter-queue-core`. One file per exposed class or group of functions.
 #![deny(clippy::all)]
 
+mod collector;
 mod errors;
 mod filequeue;
 mod promise;

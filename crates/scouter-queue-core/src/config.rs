@@ -412,6 +412,19 @@ impl QueueConfig {
         Ok(config)
     }
 
+    /// A queue of one alias of JSON rows, stored as they are, on `transport`.
+    pub fn json_rows(name: &str, transport: TransportConfig) -> QueueConfig {
+        QueueConfig {
+            aliases: vec![AliasSpec { alias: name.to_owned(), path: None, profile: None, json: true }],
+            transport,
+            memory_budget_bytes: default_budget(),
+            overflow: OverflowPolicy::default(),
+            spill_dir: default_spill_dir(),
+            aggregate: default_aggregate(),
+            publish_interval_ms: None,
+        }
+    }
+
     /// How items are aggregated, with the publish interval resolved.
     pub fn aggregation(&self) -> Result<Settings> {
         let env = std::env::var(PUBLISH_INTERVAL_ENV).ok();

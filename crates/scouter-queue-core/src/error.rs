@@ -43,6 +43,22 @@ pub enum Error {
 
     #[error("transport error: {0}")]
     Transport(String),
+
+    #[error("unknown collector '{key}'; this queue has: {known}")]
+    UnknownCollector { key: String, known: String },
+
+    #[error("invalid payload: {0}")]
+    InvalidPayload(String),
+
+    /// A collector's handler threw or rejected: the message is its own.
+    #[error("{0}")]
+    Handler(String),
+
+    #[error("the collector had not finished when the shutdown deadline passed")]
+    ShutdownTimeout,
+
+    #[error("the queue shut down before a consumer took this event")]
+    NotProcessed,
 }
 
 impl Error {
@@ -58,6 +74,11 @@ impl Error {
             Error::StartFailed { .. } => "ERR_START_FAILED",
             Error::FileQueue { .. } => "ERR_FILE_QUEUE",
             Error::Transport(_) => "ERR_TRANSPORT",
+            Error::UnknownCollector { .. } => "ERR_UNKNOWN_COLLECTOR",
+            Error::InvalidPayload(_) => "ERR_INVALID_PAYLOAD",
+            Error::Handler(_) => "ERR_HANDLER",
+            Error::ShutdownTimeout => "ERR_SHUTDOWN_TIMEOUT",
+            Error::NotProcessed => "ERR_NOT_PROCESSED",
         }
     }
 

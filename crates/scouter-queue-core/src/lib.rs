@@ -2,6 +2,8 @@
 //! root crate converts JavaScript values and forwards to this crate.
 //!
 //! # Layout
+//! - [`collector`]: `CollectorQueue`, payloads routed to collectors through
+//!   an autoscaled consumer pool.
 //! - [`queue`]: `ScouterQueue`, the aliases started together, and shutdown.
 //! - [`bus`]: `QueueBus`, the insert side of one alias: memory accounting and
 //!   the channel to its worker.
@@ -19,6 +21,7 @@
 
 pub mod aggregate;
 pub mod bus;
+pub mod collector;
 pub mod config;
 pub mod encoding;
 pub mod error;

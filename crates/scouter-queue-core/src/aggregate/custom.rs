@@ -4,13 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-
 use super::means::Means;
 use super::{due, Aggregator, ItemOutcome, Message, Skipped};
 use crate::profile::CustomProfile;
-use crate::record::{timestamp, Item};
-use crate::wire::{CustomMetricRecord, ServerRecord, ServerRecords, ENTITY_ID};
+use crate::record::Item;
+use crate::wire::{CustomMetricRecord, ServerRecord, ENTITY_ID};
 
 pub struct CustomAggregator {
     uid: String,
@@ -37,28 +35,14 @@ impl CustomAggregator {
     }
 
     fn publish(&mut self, out: &mut Vec<Message>) {
-        if self.items == 0 {
-            return;
-        }
-        let created_at = timestamp(Utc::now());
-        let means = self.means.take();
-        let names = self.means.names();
-        let records = means
-            .into_iter()
-            .map(|(i, value)| {
-                ServerRecord::Custom(CustomMetricRecord {
-                    created_at: &created_at,
-                    uid: &self.uid,
-                    metric: &names[i],
-                    value,
-                    entity_id: ENTITY_ID,
-                })
-            })
-            .collect();
-        out.push(Message { payload: ServerRecords { records }.to_json(), items: self.items });
+        out.extend(self.means.publish(self.items, &self.uid, custom_record));
         self.items = 0;
         self.opened_at = None;
     }
+}
+
+fn custom_record<'a>(created_at: &'a str, uid: &'a str, metric: &'a str, value: f64) -> ServerRecord<'a> {
+    ServerRecord::Custom(CustomMetricRecord { created_at, uid, metric, value, entity_id: ENTITY_ID })
 }
 
 impl Aggregator for CustomAggregator {

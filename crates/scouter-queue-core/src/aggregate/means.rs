@@ -2,6 +2,15 @@
 
 use std::collections::HashMap;
 
+use chrono::Utc;
+
+use super::Message;
+use crate::record::timestamp;
+use crate::wire::{ServerRecord, ServerRecords};
+
+/// Builds the record of one mean: Spc's per feature, Custom's per metric.
+pub(super) type MeanRecord = for<'a> fn(&'a str, &'a str, &'a str, f64) -> ServerRecord<'a>;
+
 pub(super) struct Means {
     names: Vec<String>,
     index: HashMap<String, usize>,
@@ -40,6 +49,19 @@ impl Means {
         // `value - m` overflows only for values near f64::MAX of opposite signs.
         let step = (value - m) / n;
         self.running[i] = if step.is_finite() { m + step } else { m - m / n + value / n };
+    }
+
+    /// One message with a record per name that has values, made by `record`
+    /// from (created_at, uid, name, mean), accounting for `items`; then a
+    /// fresh sample. Nothing when no item was added.
+    pub fn publish(&mut self, items: u64, uid: &str, record: MeanRecord) -> Option<Message> {
+        if items == 0 {
+            return None;
+        }
+        let created_at = timestamp(Utc::now());
+        let means = self.take();
+        let records = means.into_iter().map(|(i, mean)| record(&created_at, uid, &self.names[i], mean)).collect();
+        Some(Message { payload: ServerRecords { records }.to_json(), items })
     }
 
     /// `(index, mean)` of every name that has values, and a fresh sample.

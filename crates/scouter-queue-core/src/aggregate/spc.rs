@@ -3,13 +3,11 @@
 //! Like Scouter, no timed flush (a mean over fewer items is another
 //! statistic); unlike it, the partial sample is published at shutdown.
 
-use chrono::Utc;
-
 use super::means::Means;
 use super::{to_float, Aggregator, ItemOutcome, Message, Skipped};
 use crate::profile::{FeatureMap, SpcProfile};
-use crate::record::{timestamp, Item};
-use crate::wire::{ServerRecord, ServerRecords, SpcRecord, ENTITY_ID};
+use crate::record::Item;
+use crate::wire::{ServerRecord, SpcRecord, ENTITY_ID};
 
 pub struct SpcAggregator {
     uid: String,
@@ -33,27 +31,13 @@ impl SpcAggregator {
     }
 
     fn publish(&mut self, out: &mut Vec<Message>) {
-        if self.items == 0 {
-            return;
-        }
-        let created_at = timestamp(Utc::now());
-        let means = self.means.take();
-        let names = self.means.names();
-        let records = means
-            .into_iter()
-            .map(|(i, value)| {
-                ServerRecord::Spc(SpcRecord {
-                    created_at: &created_at,
-                    uid: &self.uid,
-                    feature: &names[i],
-                    value,
-                    entity_id: ENTITY_ID,
-                })
-            })
-            .collect();
-        out.push(Message { payload: ServerRecords { records }.to_json(), items: self.items });
+        out.extend(self.means.publish(self.items, &self.uid, spc_record));
         self.items = 0;
     }
+}
+
+fn spc_record<'a>(created_at: &'a str, uid: &'a str, feature: &'a str, value: f64) -> ServerRecord<'a> {
+    ServerRecord::Spc(SpcRecord { created_at, uid, feature, value, entity_id: ENTITY_ID })
 }
 
 impl Aggregator for SpcAggregator {
