@@ -68,7 +68,10 @@ impl ScouterQueue {
                 (TransportConfig::Kafka(_), _) => {
                     let producer = kafka
                         .as_ref()
-                        .map(|(client, settings)| KafkaProducer::new(client.clone(), alias.kafka_key(&settings.key), settings.max_in_flight))
+                        .map(|(client, settings)| {
+                            let key = alias.kafka_key(&settings.key);
+                            KafkaProducer::new(client.clone(), key, settings.max_in_flight, config.memory_budget_bytes)
+                        })
                         .ok_or_else(|| Error::Transport("the Kafka client is missing".into()));
                     queue.start_alias(&config, &alias, producer, &on_event)?
                 }

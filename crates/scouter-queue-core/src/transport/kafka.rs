@@ -8,8 +8,8 @@
 //!
 //! While the brokers are down or slow librdkafka keeps retrying the messages
 //! it holds (up to `message.timeout.ms`); once the oldest has waited
-//! [`STALLED_AFTER`], or past `max_in_flight`, the producer takes no more, so
-//! items wait in memory within the alias's budget, then spill.
+//! [`STALLED_AFTER`], or past `max_in_flight` or the alias's budget, the
+//! producer takes no more, so items wait in memory within the budget, then spill.
 //! librdkafka purges what it still holds when the client is dropped, so a
 //! flush hands back everything unacknowledged before that can happen.
 
@@ -194,6 +194,11 @@ pub struct KafkaProducer {
     client: Arc<KafkaClient>,
     key: Option<String>,
     max_in_flight: usize,
+    /// The alias's memory budget: past it (as `held_bytes` counts) the
+    /// producer takes no more. Items waiting in the channel are counted
+    /// before they are encoded, so without this cap a channel full of
+    /// small items could grow many times over once taken.
+    max_held_bytes: u64,
     /// Handed to librdkafka, in order.
     in_flight: VecDeque<InFlight>,
     in_flight_bytes: u64,
@@ -205,11 +210,12 @@ pub struct KafkaProducer {
 }
 
 impl KafkaProducer {
-    pub fn new(client: Arc<KafkaClient>, key: Option<String>, max_in_flight: usize) -> KafkaProducer {
+    pub fn new(client: Arc<KafkaClient>, key: Option<String>, max_in_flight: usize, max_held_bytes: u64) -> KafkaProducer {
         KafkaProducer {
             client,
             key,
             max_in_flight,
+            max_held_bytes,
             in_flight: VecDeque::new(),
             in_flight_bytes: 0,
             waiting: VecDeque::new(),
@@ -338,7 +344,10 @@ impl Producer for KafkaProducer {
     }
 
     fn accepting(&self) -> bool {
-        self.waiting.is_empty() && self.in_flight.len() < self.max_in_flight && self.waited() < STALLED_AFTER
+        self.waiting.is_empty()
+            && self.in_flight.len() < self.max_in_flight
+            && self.held_bytes() < self.max_held_bytes
+            && self.waited() < STALLED_AFTER
     }
 
     /// librdkafka holds a copy of every message in flight, besides ours.
