@@ -186,6 +186,24 @@ test.serial('process.exit() right after inserting still delivers every record, a
   t.deepEqual(countOnce(ids(await consumeAll(topic, 5000)), 5000), { missing: [], duplicates: 0 })
 })
 
+test.serial('SASL/PLAIN credentials log in and publish; refused ones are a clear error at start', async (t) => {
+  const saslBrokers = execFileSync(BROKER, ['sasl-address'], { encoding: 'utf8' }).trim()
+  const topic = `sq-test-${randomUUID()}`
+  const login = { brokers: saslBrokers, topic, username: 'scouter', securityProtocol: 'SASL_PLAINTEXT' }
+  const queue = await ScouterQueue.fromPath({ credit: CREDIT }, new KafkaConfig({ ...login, password: 'scouter-secret' }), { ...RAW, spillDir: tempDir(t) })
+  for (let i = 0; i < 100; i++) queue.get('credit').insert(Features.from({ id: i }))
+  t.like((await queue.shutdown({ timeoutMs: 20_000 })).credit, { inserted: 100, published: 100 })
+  t.deepEqual(countOnce(ids(await consumeAll(topic, 100)), 100), { missing: [], duplicates: 0 })
+
+  const refused = await t.throwsAsync(
+    ScouterQueue.fromPath({ credit: CREDIT }, new KafkaConfig({ ...login, password: 'wrong-secret', connectTimeoutMs: 3000 }), { spillDir: tempDir(t) }),
+    { instanceOf: ScouterQueueError },
+  )
+  t.is(refused!.code, 'ERR_START_FAILED')
+  t.regex(refused!.message, /credentials were refused.*[Aa]uthentication/)
+  t.notRegex(refused!.message, /wrong-secret/, 'the password is not in the message')
+})
+
 test.serial('bad config is a clear error at start: compression, unreachable brokers, a topic that cannot be written', async (t) => {
   const start = (options: ConstructorParameters<typeof KafkaConfig>[0]) =>
     t.throwsAsync(ScouterQueue.fromPath({ credit: CREDIT }, new KafkaConfig(options), { spillDir: tempDir(t) }), { instanceOf: ScouterQueueError })

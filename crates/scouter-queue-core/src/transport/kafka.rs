@@ -32,6 +32,10 @@ use crate::error::{Error, Result};
 const POLL_EVERY: Duration = Duration::from_millis(20);
 /// Between metadata requests at start while the topic is being created.
 const METADATA_BACKOFF: Duration = Duration::from_millis(250);
+/// The longest one metadata request at start waits, so a refused login is
+/// told at once rather than when the whole timeout has passed (librdkafka
+/// keeps connecting in between).
+const METADATA_SLICE: Duration = Duration::from_secs(1);
 /// How long a topic may be reported unknown at start before it is taken
 /// as missing: a broker that creates topics on first use answers "unknown"
 /// while the creation is under way.
@@ -42,17 +46,24 @@ const UNKNOWN_TOPIC_GRACE: Duration = Duration::from_secs(2);
 /// telling the application about.
 const STALLED_AFTER: Duration = Duration::from_secs(1);
 
-/// librdkafka's last error (a broker down, a failed connect), which it
-/// reports on its own threads: for start errors and outage reports.
+/// librdkafka's last error (a broker down, a failed connect, a refused
+/// login), which it reports on its own threads: for start errors and outage
+/// reports.
 #[derive(Clone, Default)]
-struct LastError(Arc<Mutex<Option<String>>>);
+struct LastError(Arc<Mutex<Option<(Option<RDKafkaErrorCode>, String)>>>);
 
 impl LastError {
     fn get(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|(_, text)| text.clone())
     }
 
-    fn set(&self, error: Option<String>) {
+    /// Whether the brokers refused this client's credentials: no retry helps.
+    fn is_refused_login(&self) -> bool {
+        let last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        matches!(last.as_ref(), Some((Some(RDKafkaErrorCode::Authentication), _)))
+    }
+
+    fn set(&self, error: Option<(Option<RDKafkaErrorCode>, String)>) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = error;
     }
 }
@@ -62,7 +73,7 @@ struct Context(LastError);
 
 impl ClientContext for Context {
     fn error(&self, error: KafkaError, reason: &str) {
-        self.0.set(Some(format!("{error} ({reason})")));
+        self.0.set(Some((error.rdkafka_error_code(), format!("{error} ({reason})"))));
     }
 }
 
@@ -77,9 +88,9 @@ pub struct KafkaClient {
 impl KafkaClient {
     /// Creates the client and asks the brokers for the topic's metadata,
     /// `max_retries` more times if they do not answer: a start against
-    /// brokers nobody can reach, or a topic that cannot be written (an
-    /// invalid name, missing where brokers do not create topics, not
-    /// authorized), fails with the reason.
+    /// brokers nobody can reach, credentials they refuse, or a topic that
+    /// cannot be written (an invalid name, missing where brokers do not
+    /// create topics, not authorized), fails with the reason.
     pub async fn connect(settings: KafkaSettings) -> Result<Arc<KafkaClient>> {
         let mut config = ClientConfig::new();
         for (name, value) in &settings.client {
@@ -107,14 +118,18 @@ impl KafkaClient {
         }
     }
 
-    /// One metadata request for the topic, repeated while the topic is
-    /// being created, within `timeout`. Blocks.
+    /// Metadata requests for the topic until it is writable, refused, or
+    /// `timeout` has passed (no answer, or still being created). Blocks.
     fn check_topic(&self, timeout: Duration) -> TopicCheck {
         let deadline = Instant::now() + timeout;
         let mut unknown_since = None;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(Instant::now()).min(METADATA_SLICE);
             let check = match self.producer.client().fetch_metadata(Some(&self.topic), left) {
+                Err(error) if self.last_error.is_refused_login() => {
+                    let cause = self.last_error.get().unwrap_or_else(|| error.to_string());
+                    TopicCheck::Refused(format!("Kafka at {}: the credentials were refused: {cause}", self.brokers))
+                }
                 Err(error) => {
                     let cause = self.last_error.get().unwrap_or_else(|| error.to_string());
                     TopicCheck::NotYet(format!("Kafka at {}: no broker answered within {timeout:?}: {cause}", self.brokers))
@@ -140,6 +155,7 @@ impl KafkaClient {
             };
             match check {
                 TopicCheck::NotYet(_) if Instant::now() + METADATA_BACKOFF < deadline => std::thread::sleep(METADATA_BACKOFF),
+                TopicCheck::NotYet(_) if Instant::now() < deadline => {}
                 check => return check,
             }
         }
