@@ -83,7 +83,12 @@ export class FileQueueWriter extends NativeQueueOwner {
 
   /** Queues one JSON value. Throws `ERR_INVALID_ITEM` for what JSON cannot hold, `ERR_QUEUE_CLOSED` after `close`. */
   add(value: unknown): void {
-    const text = JSON.stringify(value)
+    let text: string | undefined
+    try {
+      text = JSON.stringify(value)
+    } catch (error) {
+      throw invalidItem(this.name, `add(): ${(error as Error).message}`)
+    }
     if (text === undefined) throw invalidItem(this.name, `add(): ${typeof value} is not a JSON value`)
     this.#lines.push(text)
   }

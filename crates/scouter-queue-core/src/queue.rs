@@ -18,6 +18,9 @@ use crate::report::{AliasReport, BackgroundError, Counters, EventListener, Queue
 use crate::transport::{FileProducer, HttpClient, HttpProducer, Producer, RabbitMqProducer};
 use crate::worker::{Replay, Role, WorkerParts};
 
+/// How long past its deadline shutdown still waits for a worker.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 pub struct ScouterQueue {
     buses: Vec<QueueBus>,
     index: HashMap<String, usize>,
@@ -169,8 +172,11 @@ impl ScouterQueue {
         for bus in &self.buses {
             bus.close();
         }
+        // A worker should settle within the deadline; past it and a grace,
+        // the report is returned anyway and the worker finishes on its own.
+        let limit = deadline + SHUTDOWN_GRACE;
         for finished in &self.finished {
-            let _ = finished.clone().wait_for(|done| *done).await;
+            let _ = tokio::time::timeout_at(limit.into(), finished.clone().wait_for(|done| *done)).await;
         }
         self.report()
     }

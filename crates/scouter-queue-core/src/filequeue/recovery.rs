@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 use super::owner::Owner;
-use super::reader::{list_batches, rows_after_checkpoint};
+use super::reader::{is_damaged, list_batches, rows_after_checkpoint};
 use super::{BatchState, ASIDE_DIR};
 use crate::error::{Error, Result};
 
@@ -47,7 +47,9 @@ pub fn recover(queue_dir: &Path) -> Result<Recovered> {
                 std::fs::rename(&batch.path, &ready).map_err(|e| Error::file_queue(&batch.path, e))?;
                 recovered.returned.push(ready);
             }
-            Err(reason) => recovered.set_aside.push((set_aside(&batch.path, &reason)?, reason)),
+            Err(Check::Damaged(reason)) => recovered.set_aside.push((set_aside(&batch.path, &reason)?, reason)),
+            // Not the file's fault (a full disk, say): left for a later pass.
+            Err(Check::Unreadable(e)) => return Err(Error::file_queue(&batch.path, e)),
         }
         drop(owner);
     }
@@ -58,7 +60,7 @@ pub fn recover(queue_dir: &Path) -> Result<Recovered> {
 /// writing so that SQLite rolls back the transaction its dead owner left
 /// half-done (its `-journal` beside it): renamed first, the journal would no
 /// longer match the file, and the half-written pages would stay.
-fn remaining_rows(path: &Path) -> std::result::Result<usize, String> {
+fn remaining_rows(path: &Path) -> std::result::Result<usize, Check> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let checked = Connection::open_with_flags(path, flags).and_then(|conn| {
         let verdict: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
@@ -66,9 +68,16 @@ fn remaining_rows(path: &Path) -> std::result::Result<usize, String> {
     });
     match checked {
         Ok((verdict, rows)) if verdict == "ok" => Ok(rows),
-        Ok((verdict, _)) => Err(format!("integrity check failed: {verdict}")),
-        Err(e) => Err(format!("cannot be read: {e}")),
+        Ok((verdict, _)) => Err(Check::Damaged(format!("integrity check failed: {verdict}"))),
+        Err(e) if is_damaged(&e) => Err(Check::Damaged(format!("cannot be read: {e}"))),
+        Err(e) => Err(Check::Unreadable(e)),
     }
+}
+
+enum Check {
+    /// The file itself is corrupt or not a batch: set aside, with why.
+    Damaged(String),
+    Unreadable(rusqlite::Error),
 }
 
 /// Moves a file into `aside/` and writes why beside it; returns its new path.
