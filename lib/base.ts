@@ -26,6 +26,8 @@ export interface BackpressureEvent {
 export interface Shared {
   readonly native: native.NativeQueue
   closed: boolean
+  /** Where a flush at the end of a tick reports what it could not do. */
+  readonly onFlushError: (error: unknown) => void
 }
 
 /** Queues whose JavaScript-held items must be settled if the process exits without a shutdown. */
@@ -51,8 +53,8 @@ export abstract class NativeQueueOwner extends EventEmitter {
 
   protected constructor(nativeQueue: native.NativeQueue, exitTimeoutMs = 5000) {
     super()
-    this.shared = { native: nativeQueue, closed: false }
-    this.#exitTimeoutMs = exitTimeoutMs
+    this.shared = { native: nativeQueue, closed: false, onFlushError: (error) => this.reportFlushError(error) }
+    this.#exitTimeoutMs = Math.max(0, Math.min(exitTimeoutMs, 0xffff_ffff))
     live.add(this)
     if (!exitHookInstalled) {
       // 'exit' rather than 'beforeExit': it also runs on process.exit(), and
@@ -64,7 +66,12 @@ export abstract class NativeQueueOwner extends EventEmitter {
 
   /** Starts a native queue; `owner()` returns the object its events go to, once it exists. */
   protected static async startNative(config: object, owner: () => NativeQueueOwner | undefined): Promise<native.NativeQueue> {
-    const onEvent = (event: native.NativeQueueEvent) => owner()?.onNativeEvent(event)
+    const onEvent = (event: native.NativeQueueEvent) => {
+      const target = owner()
+      // Events during the start (a batch set aside by recovery) come before the owner exists.
+      if (target !== undefined) target.onNativeEvent(event)
+      else process.emitWarning(`scouter-queue [${event.alias}] ${event.message ?? event.kind}`, { code: event.code ?? undefined })
+    }
     try {
       return await callNative(() => native.startQueue(JSON.stringify(config), onEvent))
     } catch (error) {
@@ -87,10 +94,10 @@ export abstract class NativeQueueOwner extends EventEmitter {
     if (this.#settling === undefined) {
       this.flushPending()
       this.shared.closed = true
-      live.delete(this)
     }
     const settling = this.shared.native.shutdown(timeoutMs)
-    this.#settling ??= settling
+    // Still settled at exit until this resolves: process.exit() in between must not lose records.
+    this.#settling ??= settling.finally(() => live.delete(this))
     const abort = () => void this.shared.native.shutdown(0)
     signal?.addEventListener('abort', abort, { once: true })
     try {
@@ -102,13 +109,25 @@ export abstract class NativeQueueOwner extends EventEmitter {
 
   /** @internal At process exit nothing async runs: cross what JavaScript holds and settle synchronously. */
   settleAtExit(): void {
+    const failed = (error: unknown) => process.stderr.write(`scouter-queue: settling at exit failed: ${fromNative(error)}\n`)
     try {
       this.flushPending()
-      this.shared.closed = true
+    } catch (error) {
+      failed(error)
+    }
+    this.shared.closed = true
+    try {
       this.shared.native.shutdownSync(this.#exitTimeoutMs)
     } catch (error) {
-      process.stderr.write(`scouter-queue: settling at exit failed: ${fromNative(error)}\n`)
+      failed(error)
     }
+  }
+
+  /** @internal A flush that failed where nobody called it (the end of a tick). */
+  reportFlushError(error: unknown): void {
+    const converted = fromNative(error)
+    if (converted instanceof ScouterQueueError) this.#emitError(converted)
+    else process.emitWarning(`scouter-queue: ${String(converted)}`)
   }
 
   /** @internal */
@@ -117,12 +136,17 @@ export abstract class NativeQueueOwner extends EventEmitter {
       this.emit('backpressure', { alias: event.alias, active: event.active === true } satisfies BackpressureEvent)
       return
     }
-    const error = new ScouterQueueError((event.code ?? 'ERR_TRANSPORT') as ScouterQueueError['code'], event.message ?? '', {
-      alias: event.alias,
-      items: event.items ?? 0,
-    })
+    this.#emitError(
+      new ScouterQueueError((event.code ?? 'ERR_TRANSPORT') as ScouterQueueError['code'], event.message ?? '', {
+        alias: event.alias,
+        items: event.items ?? 0,
+      }),
+    )
+  }
+
+  #emitError(error: ScouterQueueError): void {
     // An 'error' event with no listener would throw into unrelated code.
     if (this.listenerCount('error') > 0) this.emit('error', error)
-    else process.emitWarning(`scouter-queue [${event.alias}] ${error.message}`, { code: error.code })
+    else process.emitWarning(`scouter-queue [${error.alias ?? ''}] ${error.message}`, { code: error.code })
   }
 }

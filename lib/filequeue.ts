@@ -34,8 +34,14 @@ export interface DequeueOptions extends FileQueueLocation {
   pollMs?: number
   /** Checkpoint every this many records handled: a reader that dies delivers at most this many again. Default 100. */
   checkpointEvery?: number
-  /** Run recovery before reading and whenever nothing is ready (safe beside live workers). Default `true`. */
+  /**
+   * Run recovery before reading and whenever nothing is ready (safe beside live scouter-queue workers). Default `true`.
+   * It takes over a file no process holds a lock on only once it is `recoverIdleMs` old (30000), since Turbo
+   * Queue's own writers and readers hold none.
+   */
   recover?: boolean
+  /** See `recover`. Default 30000. */
+  recoverIdleMs?: number
   /** Ends the iteration; the batch being read goes back to other readers after its last checkpoint. */
   signal?: AbortSignal
 }
@@ -44,9 +50,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-async function recover(dir: string, name: string): Promise<RecoveryReport> {
+async function recover(dir: string, name: string, minIdleMs: number): Promise<RecoveryReport> {
   try {
-    const report = await native.recoverQueue(dir, name)
+    const report = await native.recoverQueue(dir, name, Math.max(0, Math.min(minIdleMs, 0xffff_ffff)))
     for (const { path, reason } of report.setAside) process.emitWarning(`scouter-queue: set aside ${path}: ${reason}`, { code: 'ERR_FILE_QUEUE' })
     return report
   } catch (error) {
@@ -83,7 +89,12 @@ export class FileQueueWriter extends NativeQueueOwner {
 
   /** Queues one JSON value. Throws `ERR_INVALID_ITEM` for what JSON cannot hold, `ERR_QUEUE_CLOSED` after `close`. */
   add(value: unknown): void {
-    const text = JSON.stringify(value)
+    let text: string | undefined
+    try {
+      text = JSON.stringify(value)
+    } catch (error) {
+      throw invalidItem(this.name, `add(): ${(error as Error).message}`)
+    }
     if (text === undefined) throw invalidItem(this.name, `add(): ${typeof value} is not a JSON value`)
     this.#lines.push(text)
   }
@@ -138,8 +149,8 @@ export const FileQueue = {
    * for await (const record of FileQueue.dequeue({ dir: '/data/q', name: 'events' })) console.log(record)
    */
   async *dequeue(options: DequeueOptions): AsyncGenerator<unknown, void, undefined> {
-    const { dir, name, stopWhenEmpty = true, pollMs = 200, checkpointEvery = 100, recover: recovering = true, signal } = options
-    if (recovering) await recover(dir, name)
+    const { dir, name, stopWhenEmpty = true, pollMs = 200, checkpointEvery = 100, recover: recovering = true, recoverIdleMs = 30_000, signal } = options
+    if (recovering) await recover(dir, name, recoverIdleMs)
     while (!signal?.aborted) {
       let batch: native.TakenBatch | null
       try {
@@ -150,7 +161,7 @@ export const FileQueue = {
       if (batch === null) {
         if (stopWhenEmpty) return
         await sleep(pollMs)
-        if (recovering) await recover(dir, name)
+        if (recovering) await recover(dir, name, recoverIdleMs)
         continue
       }
       const rows = callNative(() => batch.rows())
@@ -187,10 +198,11 @@ export const FileQueue = {
 
   /**
    * Returns the batches of dead writers and readers to `ready` (a dead reader's batch resumes after
-   * its checkpoint) and sets aside, with a reason, what is corrupt or empty. Files of live processes
-   * are never touched, so it may run at any time.
+   * its checkpoint) and sets aside, with a reason, what is corrupt or empty. Files of live scouter-queue
+   * processes are never touched (they hold a lock), so it may run at any time. Turbo Queue's processes
+   * hold no lock: with them beside, pass `minIdleMs` so that only files untouched that long are taken.
    */
-  recover({ dir, name }: FileQueueLocation): Promise<RecoveryReport> {
-    return recover(dir, name)
+  recover({ dir, name, minIdleMs = 0 }: FileQueueLocation & { minIdleMs?: number }): Promise<RecoveryReport> {
+    return recover(dir, name, minIdleMs)
   },
 }

@@ -17,7 +17,14 @@ export class LineBuffer {
   #pending = ''
   #count = 0
   #scheduled = false
-  readonly #flush = () => this.flush()
+  // At the end of a tick nobody is there to catch: the owner reports it.
+  readonly #flush = () => {
+    try {
+      this.flush()
+    } catch (error) {
+      this.#shared.onFlushError(error)
+    }
+  }
 
   constructor(shared: Shared, index: number) {
     this.#shared = shared

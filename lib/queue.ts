@@ -229,7 +229,13 @@ export class BoundQueue {
   readonly #values: Float64Array
   #rows = 0
   #scheduled = false
-  readonly #flush = () => this.flush()
+  readonly #flush = () => {
+    try {
+      this.flush()
+    } catch (error) {
+      this.#shared.onFlushError(error)
+    }
+  }
   /** The alias. */
   readonly alias: string
   /** The field names, in insert order. */

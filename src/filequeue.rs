@@ -1,6 +1,7 @@
 //! File queue functions: listing, reading, taking and recovering batches.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use napi::bindgen_prelude::Object;
 use napi::Env;
@@ -73,12 +74,14 @@ pub fn take_batch<'env>(env: &'env Env, dir: String, name: String) -> napi::Resu
     })
 }
 
-/// Returns the batches of dead processes to `ready` and sets aside what cannot be read.
+/// Returns the batches of dead processes to `ready` and sets aside what cannot be read;
+/// lockless files only once untouched for `minIdleMs`.
 #[napi(ts_return_type = "Promise<RecoveryReport>")]
-pub fn recover_queue<'env>(env: &'env Env, dir: String, name: String) -> napi::Result<Object<'env>> {
+pub fn recover_queue<'env>(env: &'env Env, dir: String, name: String, min_idle_ms: u32) -> napi::Result<Object<'env>> {
     spawn_promise(env, async move {
         let queue_dir = PathBuf::from(dir).join(name);
-        let recovered = runtime::blocking(move || filequeue::recover(&queue_dir)).await?;
+        let min_idle = Duration::from_millis(min_idle_ms as u64);
+        let recovered = runtime::blocking(move || filequeue::recover(&queue_dir, min_idle)).await?;
         Ok(RecoveryReport {
             returned: recovered.returned.iter().map(|p| p.display().to_string()).collect(),
             finished: recovered.finished.iter().map(|p| p.display().to_string()).collect(),

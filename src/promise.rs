@@ -16,10 +16,14 @@ where
 {
     let runtime = runtime::get().into_js()?;
     let (deferred, promise) = env.create_deferred()?;
+    let task = runtime.spawn(work);
+    // Awaited from a second task, so that a panic in `work` still settles the
+    // promise (a promise left pending would keep Node alive for ever).
     runtime.spawn(async move {
-        match work.await {
-            Ok(value) => deferred.resolve(move |_| Ok(value)),
-            Err(error) => deferred.reject(to_js(error)),
+        match task.await {
+            Ok(Ok(value)) => deferred.resolve(move |_| Ok(value)),
+            Ok(Err(error)) => deferred.reject(to_js(error)),
+            Err(failed) => deferred.reject(napi::Error::from_reason(format!("ERR_TRANSPORT: a background task failed: {failed}"))),
         }
     });
     Ok(promise)

@@ -18,6 +18,9 @@ use crate::report::{AliasReport, BackgroundError, Counters, EventListener, Queue
 use crate::transport::{FileProducer, HttpClient, HttpProducer, KafkaClient, KafkaProducer, Producer, RabbitMqProducer};
 use crate::worker::{Replay, Role, WorkerParts};
 
+/// How long past its deadline shutdown still waits for a worker.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 pub struct ScouterQueue {
     buses: Vec<QueueBus>,
     index: HashMap<String, usize>,
@@ -120,7 +123,10 @@ impl ScouterQueue {
         let replay_queue = config.replay_queue(&alias.name).map_err(start_failed)?;
         // What dead processes left, this one's earlier runs included, is
         // made ready again: spilled rows get replayed, queued ones read.
-        recover(&spill_queue, on_event, &alias.name);
+        // A network transport's spill queue is ours alone; the file
+        // transport's queue may have Turbo Queue writers beside us.
+        let min_idle = if replay_queue.is_some() { Duration::ZERO } else { filequeue::SHARED_QUEUE_IDLE };
+        recover(&spill_queue, min_idle, on_event, &alias.name);
         let spill_producer = FileProducer::new(spill_queue).map_err(start_failed)?;
 
         let counters = Arc::new(Counters::default());
@@ -191,8 +197,11 @@ impl ScouterQueue {
         for bus in &self.buses {
             bus.close();
         }
+        // A worker should settle within the deadline; past it and a grace,
+        // the report is returned anyway and the worker finishes on its own.
+        let limit = deadline + SHUTDOWN_GRACE;
         for finished in &self.finished {
-            let _ = finished.clone().wait_for(|done| *done).await;
+            let _ = tokio::time::timeout_at(limit.into(), finished.clone().wait_for(|done| *done)).await;
         }
         self.report()
     }
@@ -200,11 +209,11 @@ impl ScouterQueue {
 
 /// One recovery pass over a queue; what it sets aside is reported, and a
 /// failure to recover does not stop the start.
-fn recover(queue: &FileQueueOptions, on_event: &EventListener, alias: &str) {
+fn recover(queue: &FileQueueOptions, min_idle: Duration, on_event: &EventListener, alias: &str) {
     let report = |code: &'static str, message: String| {
         on_event(QueueEvent::Error(BackgroundError { alias: alias.to_owned(), code, message, items: 0 }))
     };
-    match filequeue::recover(&queue.queue_dir()) {
+    match filequeue::recover(&queue.queue_dir(), min_idle) {
         Ok(recovered) => {
             for (path, reason) in recovered.set_aside {
                 report("ERR_FILE_QUEUE", format!("set aside {}: {reason}", path.display()));

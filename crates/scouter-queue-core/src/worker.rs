@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use crate::aggregate::{Aggregator, Message};
 use crate::bus::{Batch, Input};
 use crate::encoding::ItemKind;
-use crate::filequeue::{FileQueueOptions, Reader};
+use crate::filequeue::{FileQueueOptions, Reader, Row};
 use crate::runtime;
 use crate::report::{BackgroundError, Counters, EventListener, QueueEvent};
 use crate::transport::{Delivery, Producer};
@@ -127,27 +127,39 @@ impl<P: Producer> Worker<P> {
             Ok(None) => return,
             Err(error) => return self.report(error.code(), error.to_string(), 0),
         };
-        // Settle what is in flight first, so the wait below is for this batch.
-        let earlier = self.producer.flush(Instant::now() + REPLAY_CONFIRM_TIME).await;
+        // Shutdown does not wait for a replay: the batch goes back whole, and
+        // what is in flight settles (or spills) in `finish`.
+        let mut shutdown = self.deadline.clone();
+        let sent = tokio::select! {
+            sent = resend(&mut self.producer, &batch.rows) => Some(sent),
+            _ = shutdown.wait_for(Option::is_some) => None,
+        };
+        let Some((earlier, mut delivery)) = sent else {
+            if let Err(error) = batch.release() {
+                self.report(error.code(), error.to_string(), 0);
+            }
+            return;
+        };
         self.settle(earlier);
         let rows = batch.rows.len() as u64;
-        let messages = batch.rows.iter().map(|row| Message { payload: row.data.clone(), items: 0 }).collect();
-        let mut delivery = self.producer.publish(messages).await;
-        let confirmed = self.producer.flush(Instant::now() + REPLAY_CONFIRM_TIME).await;
-        delivery.undelivered.extend(confirmed.undelivered);
-        delivery.error = delivery.error.or(confirmed.error);
-        let complete = delivery.undelivered.is_empty();
-        // Undelivered rows are still in the batch: it goes back, whole, to be tried again.
-        delivery.undelivered.clear();
-        let kept = if complete { batch.finish() } else { batch.release() };
-        if complete {
+        let kept = if delivery.rejected > 0 {
+            // Sent again, it would be refused again: kept aside for a person to look at.
+            let reason = format!("the transport refused {} of its {rows} rows on replay", delivery.rejected);
+            self.report("ERR_TRANSPORT", format!("a spilled batch is set aside: {reason}"), 0);
+            batch.set_aside(&reason)
+        } else if delivery.undelivered.is_empty() {
             Counters::add(&self.counters.replayed, rows);
             // The transport keeps up: the next batch goes now, not a second later,
             // so a backlog drains at the transport's speed.
             if let Some(replay) = &mut self.replay {
                 replay.next_look = Instant::now();
             }
-        }
+            batch.finish()
+        } else {
+            // Its rows are still in the batch: it goes back, whole, to be tried again.
+            batch.release()
+        };
+        delivery.undelivered.clear();
         self.settle(delivery);
         if let Err(error) = kept {
             self.report(error.code(), error.to_string(), 0);
@@ -214,7 +226,7 @@ impl<P: Producer> Worker<P> {
             self.counters.queued_bytes.fetch_add(held.wrapping_sub(self.held_bytes), Relaxed);
             self.held_bytes = held;
         }
-        let Delivery { published, failed, undelivered, error, backpressured } = delivery;
+        let Delivery { published, failed, undelivered, error, backpressured, .. } = delivery;
         Counters::add(self.delivered_counter(), published);
         Counters::add(&self.counters.failed, failed);
         if let Some(error) = error {
@@ -261,6 +273,23 @@ impl<P: Producer> Worker<P> {
             items,
         }));
     }
+}
+
+/// Sends a spilled batch's rows again and waits for their acknowledgements;
+/// first settles what was in flight, so the wait is for these rows only.
+/// Returns that earlier delivery and the batch's own.
+async fn resend<P: Producer>(producer: &mut P, rows: &[Row]) -> (Delivery, Delivery) {
+    let earlier = producer.flush(Instant::now() + REPLAY_CONFIRM_TIME).await;
+    let messages = rows.iter().map(|row| Message { payload: row.data.clone(), items: 0 }).collect();
+    let mut delivery = producer.publish(messages).await;
+    let confirmed = producer.flush(Instant::now() + REPLAY_CONFIRM_TIME).await;
+    delivery.published += confirmed.published;
+    delivery.failed += confirmed.failed;
+    delivery.rejected += confirmed.rejected;
+    delivery.undelivered.extend(confirmed.undelivered);
+    delivery.error = delivery.error.or(confirmed.error);
+    delivery.backpressured = confirmed.backpressured.or(delivery.backpressured);
+    (earlier, delivery)
 }
 
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {

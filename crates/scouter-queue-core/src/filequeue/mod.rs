@@ -67,6 +67,10 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS logs (log_data json)";
 /// Readers record the last row handled here; Turbo Queue ignores the table.
 const CHECKPOINT_TABLE: &str = "scouter_checkpoint";
 
+/// How long a lockless `load` or `unload` file must be untouched before
+/// automatic recovery takes it over (Turbo Queue rolls a batch every 10 s).
+pub const SHARED_QUEUE_IDLE: Duration = Duration::from_secs(30);
+
 /// Where files that cannot be read are set aside, with a `.reason` beside each.
 const ASIDE_DIR: &str = "aside";
 

@@ -43,6 +43,18 @@ pub fn read_rows(path: &Path) -> Result<Vec<String>> {
     Ok(rows_after_checkpoint(&conn).map_err(sqlite_error(path))?.into_iter().map(|r| r.data).collect())
 }
 
+/// Whether SQLite says the file itself is damaged (not merely unreadable now).
+pub(super) fn is_damaged(error: &rusqlite::Error) -> bool {
+    use rusqlite::ffi::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match error {
+        rusqlite::Error::SqliteFailure(e, message) => {
+            matches!(e.code, DatabaseCorrupt | NotADatabase)
+                || message.as_deref().is_some_and(|m| m.contains("no such table"))
+        }
+        _ => false,
+    }
+}
+
 /// One row of a batch: its position, for checkpoints, and its text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -110,6 +122,16 @@ impl TakenBatch {
         renamed
     }
 
+    /// Moves the batch to `aside/` with `reason` beside it: it cannot be
+    /// delivered as it is.
+    pub fn set_aside(self, reason: &str) -> Result<()> {
+        let TakenBatch { path, conn, owner, .. } = self;
+        drop(conn);
+        let moved = set_aside(&path, reason).map(drop);
+        drop(owner);
+        moved
+    }
+
     /// Deletes the batch once every row is handled.
     pub fn finish(self) -> Result<()> {
         let TakenBatch { path, conn, owner, .. } = self;
@@ -153,9 +175,17 @@ impl Reader {
             });
             match opened {
                 Ok((rows, conn)) => return Ok(Some(TakenBatch { path: taken, rows, conn, owner })),
-                Err(e) => {
+                Err(e) if is_damaged(&e) => {
                     set_aside(&taken, &format!("cannot be read: {e}"))?;
                     drop(owner);
+                }
+                // A full disk, no file descriptors, a lock held too long: the
+                // batch is fine, it goes back for later.
+                Err(e) => {
+                    let back = std::fs::rename(&taken, &batch.path);
+                    drop(owner);
+                    back.map_err(|e| Error::file_queue(&taken, e))?;
+                    return Err(Error::file_queue(&batch.path, e));
                 }
             }
         }

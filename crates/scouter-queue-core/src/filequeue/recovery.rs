@@ -3,11 +3,12 @@
 //! owner lives is never touched, so recovery may run at any time.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
 use super::owner::Owner;
-use super::reader::{list_batches, rows_after_checkpoint};
+use super::reader::{is_damaged, list_batches, rows_after_checkpoint};
 use super::{BatchState, ASIDE_DIR};
 use crate::error::{Error, Result};
 
@@ -22,12 +23,14 @@ pub struct Recovered {
     pub set_aside: Vec<(PathBuf, String)>,
 }
 
-/// One pass over a queue folder.
-pub fn recover(queue_dir: &Path) -> Result<Recovered> {
+/// One pass over a queue folder. A file no live process owns is taken over
+/// only once it has not changed for `min_idle`: Turbo Queue's own writers
+/// and readers hold no lock, and a file they are using is never idle long.
+pub fn recover(queue_dir: &Path, min_idle: Duration) -> Result<Recovered> {
     let mut recovered = Recovered::default();
     remove_abandoned_creations(queue_dir);
     for batch in list_batches(queue_dir)? {
-        if batch.name.state == BatchState::Ready {
+        if batch.name.state == BatchState::Ready || !idle_for(&batch.path, min_idle) {
             continue;
         }
         let Some(owner) = Owner::try_take(&batch.path).map_err(|e| Error::file_queue(&batch.path, e))? else {
@@ -47,18 +50,29 @@ pub fn recover(queue_dir: &Path) -> Result<Recovered> {
                 std::fs::rename(&batch.path, &ready).map_err(|e| Error::file_queue(&batch.path, e))?;
                 recovered.returned.push(ready);
             }
-            Err(reason) => recovered.set_aside.push((set_aside(&batch.path, &reason)?, reason)),
+            Err(Check::Damaged(reason)) => recovered.set_aside.push((set_aside(&batch.path, &reason)?, reason)),
+            // Not the file's fault (a full disk, say): left for a later pass.
+            Err(Check::Unreadable(e)) => return Err(Error::file_queue(&batch.path, e)),
         }
         drop(owner);
     }
     Ok(recovered)
 }
 
+fn idle_for(path: &Path, min_idle: Duration) -> bool {
+    min_idle.is_zero()
+        || std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|idle| idle >= min_idle)
+}
+
 /// Rows still to deliver, after an integrity check. The file is opened for
 /// writing so that SQLite rolls back the transaction its dead owner left
 /// half-done (its `-journal` beside it): renamed first, the journal would no
 /// longer match the file, and the half-written pages would stay.
-fn remaining_rows(path: &Path) -> std::result::Result<usize, String> {
+fn remaining_rows(path: &Path) -> std::result::Result<usize, Check> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let checked = Connection::open_with_flags(path, flags).and_then(|conn| {
         let verdict: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
@@ -66,9 +80,16 @@ fn remaining_rows(path: &Path) -> std::result::Result<usize, String> {
     });
     match checked {
         Ok((verdict, rows)) if verdict == "ok" => Ok(rows),
-        Ok((verdict, _)) => Err(format!("integrity check failed: {verdict}")),
-        Err(e) => Err(format!("cannot be read: {e}")),
+        Ok((verdict, _)) => Err(Check::Damaged(format!("integrity check failed: {verdict}"))),
+        Err(e) if is_damaged(&e) => Err(Check::Damaged(format!("cannot be read: {e}"))),
+        Err(e) => Err(Check::Unreadable(e)),
     }
+}
+
+enum Check {
+    /// The file itself is corrupt or not a batch: set aside, with why.
+    Damaged(String),
+    Unreadable(rusqlite::Error),
 }
 
 /// Moves a file into `aside/` and writes why beside it; returns its new path.
@@ -122,17 +143,28 @@ mod tests {
         let taken = reader.take_next().unwrap().unwrap();
         assert_eq!(taken.rows.len(), 10);
 
-        let pass = recover(&queue_dir).unwrap();
+        let pass = recover(&queue_dir, Duration::ZERO).unwrap();
         assert_eq!(pass, Recovered::default(), "the live writer's and reader's files are theirs");
 
         taken.checkpoint(taken.rows[3].rowid).unwrap();
         drop(taken); // the reader dies after handling 4 rows
-        let pass = recover(&queue_dir).unwrap();
+        let pass = recover(&queue_dir, Duration::ZERO).unwrap();
         assert_eq!(pass.returned.len(), 1);
         let again = reader.take_next().unwrap().unwrap();
         assert_eq!(again.rows.len(), 6, "resumed after the checkpoint");
         again.finish().unwrap();
         drop(writer);
+    }
+
+    #[test]
+    fn a_lockless_file_in_use_is_left_until_it_has_been_idle() {
+        let tmp = tempfile::tempdir().unwrap();
+        let queue_dir = tmp.path().join("q");
+        std::fs::create_dir_all(&queue_dir).unwrap();
+        // As Turbo Queue writes: no lock, just a file being filled.
+        std::fs::write(queue_dir.join("load_1_turbo.db"), b"").unwrap();
+        assert_eq!(recover(&queue_dir, Duration::from_secs(60)).unwrap(), Recovered::default());
+        assert_eq!(recover(&queue_dir, Duration::ZERO).unwrap().set_aside.len(), 1);
     }
 
     #[test]
@@ -142,7 +174,7 @@ mod tests {
         std::fs::create_dir_all(&queue_dir).unwrap();
         std::fs::write(queue_dir.join("load_1_dead.db"), b"").unwrap();
         std::fs::write(queue_dir.join("unload_2_junk.db"), b"SQLite format 3\0 but then nothing useful").unwrap();
-        let pass = recover(&queue_dir).unwrap();
+        let pass = recover(&queue_dir, Duration::ZERO).unwrap();
         assert_eq!(pass.set_aside.len(), 2, "{pass:?}");
         let reasons = std::fs::read_dir(queue_dir.join("aside"))
             .unwrap()

@@ -218,11 +218,15 @@ impl Writer {
     fn abandon(&mut self, error: Error) -> WriteOutcome {
         let failed = self.open.as_ref().map_or(0, |b| b.uncommitted);
         if let Some(batch) = self.open.take() {
-            let _ = batch.conn.execute_batch("ROLLBACK");
+            let rolled_back = batch.conn.execute_batch("ROLLBACK").is_ok();
             let from = self.queue_dir.join(batch.name.to_string());
             let to = self.queue_dir.join(batch.name.with_state(BatchState::Ready).to_string());
             drop(batch.conn);
-            let _ = std::fs::rename(from, to);
+            // Without the rollback its -journal still belongs to the `load`
+            // name: left as it is, recovery rolls it back before it is read.
+            if rolled_back {
+                let _ = std::fs::rename(from, to);
+            }
             drop(batch.owner);
         }
         WriteOutcome {

@@ -382,6 +382,7 @@ impl HttpProducer {
             Outcome::Delivered => delivery.published += items,
             Outcome::Rejected(reason) => {
                 delivery.failed += items;
+                delivery.rejected += messages.len() as u64;
                 delivery.error.get_or_insert(Error::Transport(reason));
             }
             Outcome::Undelivered(reason) => {
@@ -411,6 +412,7 @@ impl Producer for HttpProducer {
                 Ok(body) => body,
                 Err(reason) => {
                     delivery.failed += messages.iter().map(|m| m.items).sum::<u64>();
+                    delivery.rejected += messages.len() as u64;
                     delivery.error.get_or_insert(Error::Transport(reason));
                     continue;
                 }

@@ -304,6 +304,7 @@ impl KafkaProducer {
         let reason = format!("Kafka at {}, topic '{}': {error}", self.client.brokers, self.client.topic);
         if is_refusal(&error) {
             delivery.failed += message.items;
+            delivery.rejected += 1;
             delivery.error.get_or_insert(Error::Transport(reason));
         } else {
             delivery.undelivered.push(message);

@@ -23,6 +23,9 @@ use crate::error::Error;
 pub struct Delivery {
     pub published: u64,
     pub failed: u64,
+    /// Messages the transport refused (a nack, a 4xx): their items are in
+    /// `failed`. Replayed messages carry no items, so replay counts these.
+    pub rejected: u64,
     pub undelivered: Vec<Message>,
     pub error: Option<Error>,
     /// Set when the producer started (`true`) or stopped (`false`) holding back.

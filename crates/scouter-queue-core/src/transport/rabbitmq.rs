@@ -4,6 +4,7 @@
 //! connection is lost, the unconfirmed messages come back as undelivered (so
 //! they are spilled: at least once), and the producer reconnects with backoff.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ use crate::error::{Error, Result};
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-type Confirm = Pin<Box<dyn Future<Output = (Message, std::result::Result<Confirmation, lapin::Error>)> + Send>>;
+type Confirm = Pin<Box<dyn Future<Output = std::result::Result<Confirmation, lapin::Error>> + Send>>;
 
 struct Link {
     // Kept open for the channel's sake; closed when dropped.
@@ -33,7 +34,10 @@ struct Link {
 pub struct RabbitMqProducer {
     config: RabbitMqSettings,
     link: Option<Link>,
-    in_flight: FuturesOrdered<Confirm>,
+    /// Confirms in publish order, and beside them the messages they confirm,
+    /// in the same order: what is unconfirmed can always be spilled.
+    confirms: FuturesOrdered<Confirm>,
+    unconfirmed: VecDeque<Message>,
     in_flight_bytes: u64,
     backoff: Duration,
     next_connect: Instant,
@@ -52,7 +56,7 @@ impl RabbitMqProducer {
                 Ok(link) => break link,
                 Err(e) if attempt >= config.max_retries || is_refusal(&e) => return Err(e),
                 Err(_) => {
-                    tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(attempt)).await;
+                    tokio::time::sleep(FIRST_BACKOFF.saturating_mul(1 << attempt.min(16)).min(MAX_BACKOFF)).await;
                     attempt += 1;
                 }
             }
@@ -60,7 +64,8 @@ impl RabbitMqProducer {
         Ok(RabbitMqProducer {
             config,
             link: Some(link),
-            in_flight: FuturesOrdered::new(),
+            confirms: FuturesOrdered::new(),
+            unconfirmed: VecDeque::new(),
             in_flight_bytes: 0,
             backoff: FIRST_BACKOFF,
             next_connect: Instant::now(),
@@ -74,17 +79,20 @@ impl RabbitMqProducer {
 
     /// Collects the confirms that have arrived, without waiting.
     fn collect_ready(&mut self, delivery: &mut Delivery) {
-        while let Some(Some((message, confirmation))) = self.in_flight.next().now_or_never() {
-            self.settle(message, confirmation, delivery);
+        while let Some(Some(confirmation)) = self.confirms.next().now_or_never() {
+            self.settle(confirmation, delivery);
         }
     }
 
-    fn settle(&mut self, message: Message, confirmation: std::result::Result<Confirmation, lapin::Error>, delivery: &mut Delivery) {
+    /// Settles the oldest unconfirmed message with its confirmation.
+    fn settle(&mut self, confirmation: std::result::Result<Confirmation, lapin::Error>, delivery: &mut Delivery) {
+        let Some(message) = self.unconfirmed.pop_front() else { return };
         self.in_flight_bytes -= message.payload.len() as u64;
         match confirmation {
             Ok(Confirmation::Ack(_)) | Ok(Confirmation::NotRequested) => delivery.published += message.items,
             Ok(Confirmation::Nack(_)) => {
                 delivery.failed += message.items;
+                delivery.rejected += 1;
                 delivery.error.get_or_insert(Error::Transport("RabbitMQ refused a message (nack)".into()));
             }
             // The connection went before the confirm: the broker may or may
@@ -143,7 +151,8 @@ impl Producer for RabbitMqProducer {
             match sent {
                 Ok(confirm) => {
                     self.in_flight_bytes += message.payload.len() as u64;
-                    self.in_flight.push_back(Box::pin(async move { (message, confirm.await) }) as Confirm);
+                    self.unconfirmed.push_back(message);
+                    self.confirms.push_back(Box::pin(confirm) as Confirm);
                 }
                 Err(_) => {
                     self.lose_link();
@@ -156,7 +165,7 @@ impl Producer for RabbitMqProducer {
     }
 
     fn accepting(&self) -> bool {
-        self.link.is_some() && self.in_flight.len() < self.config.max_in_flight
+        self.link.is_some() && self.unconfirmed.len() < self.config.max_in_flight
     }
 
     fn held_bytes(&self) -> u64 {
@@ -166,7 +175,7 @@ impl Producer for RabbitMqProducer {
     fn next_due(&self) -> Option<Instant> {
         if self.link.is_none() {
             Some(self.next_connect)
-        } else if !self.in_flight.is_empty() {
+        } else if !self.unconfirmed.is_empty() {
             Some(Instant::now() + Duration::from_millis(20))
         } else {
             None
@@ -183,14 +192,16 @@ impl Producer for RabbitMqProducer {
     async fn flush(&mut self, deadline: Instant) -> Delivery {
         let mut delivery = Delivery::default();
         loop {
-            match tokio::time::timeout_at(deadline.into(), self.in_flight.next()).await {
-                Ok(Some((message, confirmation))) => self.settle(message, confirmation, &mut delivery),
+            match tokio::time::timeout_at(deadline.into(), self.confirms.next()).await {
+                Ok(Some(confirmation)) => self.settle(confirmation, &mut delivery),
                 Ok(None) => break,
-                // The deadline passed: what is unconfirmed is spilled.
+                // The deadline passed: every message still unconfirmed is
+                // spilled (the broker may have some: at least once).
                 Err(_) => {
-                    while let Some(Some((message, confirmation))) = self.in_flight.next().now_or_never() {
-                        self.settle(message, confirmation, &mut delivery);
-                    }
+                    self.collect_ready(&mut delivery);
+                    self.confirms = FuturesOrdered::new();
+                    self.in_flight_bytes = 0;
+                    delivery.undelivered.extend(self.unconfirmed.drain(..));
                     break;
                 }
             }
