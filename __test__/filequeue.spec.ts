@@ -183,6 +183,8 @@ test('maxReadyFiles holds a writer back, visibly, until readers catch up; nothin
     if (read.length === 100) break
   }
   await until(() => !writer.isBackpressured(), 5000, 'the writer to resume')
+  // The event comes through the event loop, after the state it announces.
+  await until(() => events.at(-1) === false, 5000, 'the event that it resumed')
   t.true(events.length >= 2)
   t.true(events.every((active, i) => active === (i % 2 === 0)), `events alternate from true: ${events}`)
   t.is(events.at(-1), false)

@@ -59,6 +59,9 @@ pub fn recover(queue_dir: &Path, min_idle: Duration) -> Result<Recovered> {
     Ok(recovered)
 }
 
+/// Far longer than a writer keeps a file under its hidden name.
+const ABANDONED_CREATION_AGE: Duration = Duration::from_secs(60);
+
 fn idle_for(path: &Path, min_idle: Duration) -> bool {
     min_idle.is_zero()
         || std::fs::metadata(path)
@@ -105,13 +108,15 @@ pub(super) fn set_aside(path: &Path, reason: &str) -> Result<PathBuf> {
 }
 
 /// A writer that died between creating a file and naming it leaves a hidden
-/// `.creating_*` file behind, unowned and empty.
+/// `.creating_*` file behind, unowned and empty. A live writer holds that
+/// name unlocked for an instant (between creating the file and locking it):
+/// removing it then made the writer fail its rows, so only old ones go.
 fn remove_abandoned_creations(queue_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(queue_dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
         let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(".creating_"));
-        if hidden && matches!(Owner::try_take(&path), Ok(Some(_))) {
+        if hidden && idle_for(&path, ABANDONED_CREATION_AGE) && matches!(Owner::try_take(&path), Ok(Some(_))) {
             let _ = std::fs::remove_file(&path);
         }
     }
@@ -163,8 +168,11 @@ mod tests {
         std::fs::create_dir_all(&queue_dir).unwrap();
         // As Turbo Queue writes: no lock, just a file being filled.
         std::fs::write(queue_dir.join("load_1_turbo.db"), b"").unwrap();
+        // A writer between creating its file and locking it: not abandoned.
+        std::fs::write(queue_dir.join(".creating_load_2_fresh.db"), b"").unwrap();
         assert_eq!(recover(&queue_dir, Duration::from_secs(60)).unwrap(), Recovered::default());
         assert_eq!(recover(&queue_dir, Duration::ZERO).unwrap().set_aside.len(), 1);
+        assert!(queue_dir.join(".creating_load_2_fresh.db").exists());
     }
 
     #[test]
