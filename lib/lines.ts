@@ -16,39 +16,60 @@ export class LineBuffer {
   // and Node-API flattens it once when it crosses, which costs a third of a join.
   #pending = ''
   #count = 0
-  #scheduled = false
-  // At the end of a tick nobody is there to catch: the owner reports it.
-  readonly #flush = () => {
-    try {
-      this.flush()
-    } catch (error) {
-      this.#shared.onFlushError(error)
-    }
-  }
+  readonly #endOfTick: EndOfTickFlush
 
   constructor(shared: Shared, index: number) {
     this.#shared = shared
     this.#index = index
+    this.#endOfTick = new EndOfTickFlush(shared, () => this.flush())
   }
 
   push(line: string): void {
     if (this.#shared.closed) throw closedError()
     this.#pending = this.#count++ === 0 ? line : this.#pending + '\n' + line
     if (this.#count >= MAX_PENDING_ITEMS || this.#pending.length >= MAX_PENDING_CHARS) this.flush()
-    else if (!this.#scheduled) {
-      this.#scheduled = true
-      queueMicrotask(this.#flush)
-    }
+    else this.#endOfTick.schedule()
   }
 
   flush(): void {
-    this.#scheduled = false
+    this.#endOfTick.done()
     if (this.#count === 0) return
     const lines = this.#pending
     const count = this.#count
     this.#pending = ''
     this.#count = 0
     callNative(() => this.#shared.native.push(this.#index, lines, count))
+  }
+}
+
+/**
+ * Calls `flush` once at the end of the current tick however often it is scheduled; there nobody is
+ * there to catch, so a failure goes to the queue's owner. @internal
+ */
+export class EndOfTickFlush {
+  #scheduled = false
+  readonly #run: () => void
+
+  constructor(shared: Shared, flush: () => void) {
+    this.#run = () => {
+      try {
+        flush()
+      } catch (error) {
+        shared.onFlushError(error)
+      }
+    }
+  }
+
+  schedule(): void {
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      queueMicrotask(this.#run)
+    }
+  }
+
+  /** The flush ran (at the end of the tick or called directly): the next item schedules again. */
+  done(): void {
+    this.#scheduled = false
   }
 }
 

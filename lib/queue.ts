@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { AliasReport, NativeQueueOwner, Shared, ShutdownOptions, closedError } from './base'
 import { callNative } from './errors'
 import { Features, Metrics } from './items'
-import { LineBuffer, invalidItem } from './lines'
+import { EndOfTickFlush, LineBuffer, invalidItem } from './lines'
 import * as native from './native'
 import { FileQueueConfig, TransportConfig } from './transports'
 
@@ -228,14 +228,7 @@ export class BoundQueue {
   readonly #ints: boolean[]
   readonly #values: Float64Array
   #rows = 0
-  #scheduled = false
-  readonly #flush = () => {
-    try {
-      this.flush()
-    } catch (error) {
-      this.#shared.onFlushError(error)
-    }
-  }
+  readonly #endOfTick: EndOfTickFlush
   /** The alias. */
   readonly alias: string
   /** The field names, in insert order. */
@@ -251,6 +244,7 @@ export class BoundQueue {
     this.#ints = fields.map((f) => f.kind === 'int')
     this.fields = fields.map((f) => f.name)
     this.#values = new Float64Array(this.#width * BOUND_ROWS)
+    this.#endOfTick = new EndOfTickFlush(shared, () => this.flush())
   }
 
   /** Queues one row: one number per field, in the order of `fields`. */
@@ -267,15 +261,12 @@ export class BoundQueue {
       this.#values[offset + i] = value
     }
     if (++this.#rows === BOUND_ROWS) this.flush()
-    else if (!this.#scheduled) {
-      this.#scheduled = true
-      queueMicrotask(this.#flush)
-    }
+    else this.#endOfTick.schedule()
   }
 
   /** Moves the rows held in JavaScript into the queue's worker now (done automatically every tick). */
   flush(): void {
-    this.#scheduled = false
+    this.#endOfTick.done()
     if (this.#rows === 0) return
     const rows = this.#rows
     this.#rows = 0
