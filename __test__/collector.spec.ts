@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 
 import test from 'ava'
 
 import { Collector, CollectorEvent, CollectorMetrics, CollectorQueue, CollectorResult, FileQueueConfig, Payload, ScouterQueueError } from '../lib'
-import { recordsOnDisk, sleep, tempDir } from './helpers'
+import { recordsOnDisk, runNode, sleep, tempDir } from './helpers'
 
 /** A collector that returns `<key>:<value>`. */
 function echo(key: string, topics: string[] = []): Collector {
@@ -297,28 +296,9 @@ test.serial('the autoscaler grows under a steady load of slow handlers, Little\'
   t.true(samples.every((m) => m.consumers >= bounds.minConsumers && m.consumers <= bounds.maxConsumers), 'always within bounds')
 })
 
-/** Runs a child Node process and fails if it has not exited by itself within `limitMs`. */
-function run(args: string[], limitMs = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`child did not exit within ${limitMs} ms: ${stderr}`))
-    }, limitMs)
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
-
 test('a process stays alive while events are in flight, and exits by itself without shutdown', async (t) => {
   const dir = tempDir(t)
-  const { code, stdout, stderr } = await run([join(__dirname, 'children', 'collect-and-leave.cjs'), dir])
+  const { code, stdout, stderr } = await runNode([join(__dirname, 'children', 'collect-and-leave.cjs'), dir])
   t.is(code, 0, stderr)
   t.deepEqual(JSON.parse(stdout), [{ collector: 'stream', ok: true }])
   t.is(recordsOnDisk(dir, 'stream').length, 1)

@@ -76,3 +76,30 @@ export function startNode(t: ExecutionContext, args: string[]): Child {
     },
   }
 }
+
+/** How a child process ended, and what it printed. */
+export interface Exit {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs a child Node process and fails if it has not exited by itself within `limitMs`. */
+export function runNode(args: string[], limitMs = 10_000): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`child did not exit within ${limitMs} ms: ${stderr}`))
+    }, limitMs)
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+}

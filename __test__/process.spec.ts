@@ -1,35 +1,8 @@
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 
 import test from 'ava'
 
-import { QUALITY, recordsOnDisk, tempDir } from './helpers'
-
-interface Exit {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
-/** Runs a child Node process and fails if it has not exited by itself within `limitMs`. */
-function run(args: string[], limitMs = 10_000): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`child did not exit within ${limitMs} ms: ${stderr}`))
-    }, limitMs)
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
-}
+import { QUALITY, recordsOnDisk, runNode, tempDir } from './helpers'
 
 const child = join(__dirname, 'children', 'insert-and-leave.cjs')
 
@@ -43,28 +16,28 @@ const expected = (n: number) => Array.from({ length: n }, (_, i) => i)
 
 test('a process that inserts and never calls shutdown exits by itself with every record on disk', async (t) => {
   const dir = tempDir(t)
-  const exit = await run([child, dir, '20000', 'natural'])
+  const exit = await runNode([child, dir, '20000', 'natural'])
   t.is(exit.code, 0, exit.stderr)
   t.deepEqual(ids(dir), expected(20000))
 })
 
 test('process.exit() right after inserting still leaves every record on disk', async (t) => {
   const dir = tempDir(t)
-  const exit = await run([child, dir, '20000', 'exit'])
+  const exit = await runNode([child, dir, '20000', 'exit'])
   t.is(exit.code, 0, exit.stderr)
   t.deepEqual(ids(dir), expected(20000))
 })
 
 test('installShutdownHooks shuts down on SIGTERM, then lets the signal end the process', async (t) => {
   const dir = tempDir(t)
-  const exit = await run([child, dir, '20000', 'sigterm'])
+  const exit = await runNode([child, dir, '20000', 'sigterm'])
   t.is(exit.signal, 'SIGTERM', exit.stderr)
   t.deepEqual(ids(dir), expected(20000))
 })
 
 test('ESM users import the package by name and get the same API', async (t) => {
   const dir = tempDir(t)
-  const exit = await run([join(__dirname, 'children', 'esm.mjs'), dir, QUALITY])
+  const exit = await runNode([join(__dirname, 'children', 'esm.mjs'), dir, QUALITY])
   t.is(exit.code, 0, exit.stderr)
   t.like(JSON.parse(exit.stdout).quality, { inserted: 1, published: 1 })
   t.like(recordsOnDisk(dir, 'quality')[0].records[0], { Custom: { metric: 'mae', value: 1.5 } })
